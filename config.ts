@@ -1,0 +1,34 @@
+/**
+ * The server's options: one typed object, made once from the command line
+ * and read by every connection.
+ *
+ * @module
+ */
+
+import { DEFAULT_HEAD_LIMITS, type HeadLimits } from "./http/request.ts";
+import denoConfig from "./deno.json" with { type: "json" };
+
+/** The pws version, from deno.json. */
+export const VERSION: string = denoConfig.version;
+
+/** The `Server` header value. */
+export const SERVER_NAME = `pws/${VERSION}`;
+
+/** Everything a connection handler needs to know about the server. */
+export interface ServerConfig {
+  /** Real path of the directory being served. */
+  rootReal: string;
+  /** Request head size limits. */
+  headLimits: HeadLimits;
+  /** Largest request body read and discarded before answering 413. */
+  maxBodyBytes: number;
+}
+
+/** Default options, completed by the command line. */
+export function defaultConfig(rootReal: string): ServerConfig {
+  return {
+    rootReal,
+    headLimits: DEFAULT_HEAD_LIMITS,
+    maxBodyBytes: 1024 * 1024,
+  };
+}
