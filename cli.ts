@@ -6,6 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { isFieldValue } from "./http/request.ts";
 
 /** Options the command line sets. */
 export interface CliOptions {
@@ -15,6 +16,8 @@ export interface CliOptions {
   root: string;
   /** Address to bind. */
   host: string;
+  /** Cache-Control value for files, or undefined for the default. */
+  cacheControl?: string;
 }
 
 /** The outcome of {@linkcode parseCommandLine}. */
@@ -38,6 +41,9 @@ Arguments:
 Options:
   --root DIR       directory to serve (default ./static)
   --host ADDR      address to bind (default 0.0.0.0; IPv6 such as ::1 works)
+  --cache-control VALUE
+                   Cache-Control sent with files (default "no-cache": browsers
+                   revalidate every use, answered cheaply with 304)
   -h, --help       show this help and exit
   -V, --version    show the version and exit
 
@@ -61,6 +67,7 @@ export function parseCommandLine(args: string[]): CliResult {
       options: {
         root: { type: "string" },
         host: { type: "string" },
+        "cache-control": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
       },
@@ -92,7 +99,18 @@ export function parseCommandLine(args: string[]): CliResult {
   if (root === "") return usageError("--root needs a directory");
   const host = values.host ?? "0.0.0.0";
   if (host === "") return usageError("--host needs an address");
-  return { kind: "run", options: { port, root, host } };
+  const cacheControl = values["cache-control"];
+  if (
+    cacheControl !== undefined &&
+    (cacheControl.trim() === "" || !isFieldValue(cacheControl) ||
+      cacheControl !== cacheControl.trim())
+  ) {
+    return usageError(
+      `invalid --cache-control "${cacheControl}": use a header value such ` +
+        `as "public, max-age=3600"`,
+    );
+  }
+  return { kind: "run", options: { port, root, host, cacheControl } };
 }
 
 /** Parses a port number: decimal digits only, 0–65535. */

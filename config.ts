@@ -22,7 +22,15 @@ export interface ServerConfig {
   headLimits: HeadLimits;
   /** Largest request body read and discarded before answering 413. */
   maxBodyBytes: number;
+  /** The Cache-Control value sent with files (and their 304s). */
+  cacheControl: string;
 }
+
+/**
+ * `no-cache` lets browsers store files but revalidate every use: edits show
+ * up at once, and an unchanged file costs a 304 with no body.
+ */
+export const DEFAULT_CACHE_CONTROL = "no-cache";
 
 /** Default options, completed by the command line. */
 export function defaultConfig(rootReal: string): ServerConfig {
@@ -30,5 +38,6 @@ export function defaultConfig(rootReal: string): ServerConfig {
     rootReal,
     headLimits: DEFAULT_HEAD_LIMITS,
     maxBodyBytes: 1024 * 1024,
+    cacheControl: DEFAULT_CACHE_CONTROL,
   };
 }

@@ -29,6 +29,20 @@ import {
   wantsKeepAlive,
 } from "./http/semantics.ts";
 import { formatHttpDate } from "./http/date.ts";
+import {
+  type ConditionalHeaders,
+  evaluatePreconditions,
+  ifRangeAllowsRange,
+  type Validators,
+} from "./http/conditional.ts";
+import { makeBoundary, planMultipartByteranges } from "./http/multipart.ts";
+import {
+  contentRangeValue,
+  parseRange,
+  type RangeDecision,
+  unsatisfiedRangeValue,
+} from "./http/range.ts";
+import { fileETag } from "./files/etag.ts";
 import { builtInErrorPage } from "./files/error_page.ts";
 import { lookupFile, statusForFsError } from "./files/lookup.ts";
 import { contentTypeFor } from "./files/media_type.ts";
@@ -356,11 +370,44 @@ async function sendRedirect(
   await sendHeadAndBody(c, 301, headers, body, ex.headOnly);
 }
 
+/** The conditional request header fields of a request. */
+function conditionalHeaders(head: RequestHead): ConditionalHeaders {
+  return {
+    ifMatch: headerValue(head, "if-match"),
+    ifNoneMatch: headerValue(head, "if-none-match"),
+    ifModifiedSince: headerValue(head, "if-modified-since"),
+    ifUnmodifiedSince: headerValue(head, "if-unmodified-since"),
+  };
+}
+
+/**
+ * Decides whether a GET is answered with part of the file: only when a
+ * Range header is present and an If-Range, if any, still matches
+ * (RFC 9110 §14.2, §13.1.5). Other methods ignore Range.
+ */
+function rangeDecision(
+  head: RequestHead,
+  size: number,
+  validators: Validators,
+): RangeDecision {
+  if (head.method !== "GET") return FULL;
+  const range = headerValue(head, "range");
+  if (range === undefined) return FULL;
+  const ifRange = headerValue(head, "if-range");
+  if (ifRange !== undefined && !ifRangeAllowsRange(ifRange, validators)) {
+    return FULL;
+  }
+  return parseRange(range, size);
+}
+
+const FULL: RangeDecision = { kind: "full" };
+
 /**
  * Sends a regular file. The file is opened first and its headers describe
  * what was opened (fstat), so a file replaced after lookup is still
- * described truthfully. Small files go out in one write with their head;
- * larger ones stream through one reused buffer, each write awaited.
+ * described truthfully. Preconditions are evaluated before ranges
+ * (RFC 9110 §13.2.2). Small files go out in one write with their head;
+ * larger ones and ranges stream through one reused buffer.
  */
 async function sendFile(
   c: Connection,
@@ -369,74 +416,155 @@ async function sendFile(
   lookedUp: Deno.FileInfo,
 ): Promise<void> {
   let file: Deno.FsFile;
-  let info: Deno.FileInfo;
   try {
-    if (lookedUp.size <= SMALL_FILE_BYTES) {
-      file = Deno.openSync(path);
-    } else {
-      file = await Deno.open(path);
-    }
+    file = lookedUp.size <= SMALL_FILE_BYTES
+      ? Deno.openSync(path)
+      : await Deno.open(path);
   } catch (err) {
     return sendError(c, statusForFsError(err), ex);
   }
   try {
-    info = file.statSync();
-    if (!info.isFile) {
-      return sendError(c, 404, ex);
-    }
+    const info = file.statSync();
+    if (!info.isFile) return await sendError(c, 404, ex);
     const size = info.size;
-    const headers = baseHeaders(ex.keepAlive, ex.head.versionMinor === 0);
-    headers.push(
-      ["Content-Type", contentTypeFor(path)],
-      ["Content-Length", String(size)],
+    const mtimeMs = info.mtime?.getTime();
+    const lastModifiedMs = mtimeMs === undefined
+      ? undefined
+      : Math.min(mtimeMs, Date.now());
+    const validators: Validators = {
+      etag: fileETag({
+        size,
+        mtimeMs: mtimeMs ?? 0,
+        ctimeMs: info.ctime?.getTime() ?? 0,
+        ino: info.ino,
+      }),
+      lastModifiedMs,
+    };
+    const validatorHeaders: ResponseHeaders = [["ETag", validators.etag!]];
+    if (lastModifiedMs !== undefined) {
+      validatorHeaders.push(["Last-Modified", formatHttpDate(lastModifiedMs)]);
+    }
+    validatorHeaders.push(["Cache-Control", c.config.cacheControl]);
+
+    const outcome = evaluatePreconditions(
+      ex.head.method,
+      conditionalHeaders(ex.head),
+      validators,
     );
-    if (info.mtime) {
-      headers.push([
-        "Last-Modified",
-        formatHttpDate(Math.min(info.mtime.getTime(), Date.now())),
-      ]);
+    if (outcome === "precondition-failed") return await sendError(c, 412, ex);
+    if (outcome === "not-modified") {
+      const headers = baseHeaders(ex.keepAlive, ex.head.versionMinor === 0);
+      headers.push(...validatorHeaders);
+      return await c.write(encoder.encode(serializeResponseHead(304, headers)));
     }
-    const head = encoder.encode(serializeResponseHead(200, headers));
-    if (ex.headOnly || size === 0) {
-      return await c.write(head);
+
+    const contentType = contentTypeFor(path);
+    const decision = rangeDecision(ex.head, size, validators);
+    if (decision.kind === "unsatisfiable") {
+      return await sendError(c, 416, ex, [[
+        "Content-Range",
+        unsatisfiedRangeValue(size),
+      ]]);
     }
-    if (size <= SMALL_FILE_BYTES) {
-      const out = new Uint8Array(head.length + size);
-      out.set(head);
-      let filled = head.length;
-      while (filled < out.length) {
-        const n = file.readSync(out.subarray(filled));
-        if (n === null) break;
-        filled += n;
+    const headers = baseHeaders(ex.keepAlive, ex.head.versionMinor === 0);
+    if (decision.kind === "partial" && decision.ranges.length === 1) {
+      const range = decision.ranges[0];
+      headers.push(
+        ["Content-Type", contentType],
+        ["Content-Length", String(range.end - range.start + 1)],
+        ["Content-Range", contentRangeValue(range, size)],
+        ["Accept-Ranges", "bytes"],
+        ...validatorHeaders,
+      );
+      await c.write(encoder.encode(serializeResponseHead(206, headers)));
+      return await streamRange(
+        c,
+        file,
+        range.start,
+        range.end - range.start + 1,
+      );
+    }
+    if (decision.kind === "partial") {
+      const plan = planMultipartByteranges(
+        decision.ranges,
+        size,
+        contentType,
+        makeBoundary(),
+      );
+      headers.push(
+        ["Content-Type", plan.contentType],
+        ["Content-Length", String(plan.contentLength)],
+        ["Accept-Ranges", "bytes"],
+        ...validatorHeaders,
+      );
+      await c.write(encoder.encode(serializeResponseHead(206, headers)));
+      for (const part of plan.parts) {
+        await c.write(part.head);
+        await streamRange(
+          c,
+          file,
+          part.range.start,
+          part.range.end - part.range.start + 1,
+        );
       }
-      // A file that shrank under us cannot honour its Content-Length.
-      await c.write(out.subarray(0, filled));
-      if (filled < out.length) throw new ConnectionClosed();
-      return;
+      return await c.write(plan.tail);
+    }
+
+    headers.push(
+      ["Content-Type", contentType],
+      ["Content-Length", String(size)],
+      ["Accept-Ranges", "bytes"],
+      ...validatorHeaders,
+    );
+    const head = encoder.encode(serializeResponseHead(200, headers));
+    if (ex.headOnly || size === 0) return await c.write(head);
+    if (size <= SMALL_FILE_BYTES) {
+      return await sendWithHead(c, head, file, size);
     }
     await c.write(head);
-    await streamFile(c, file, size);
+    await streamRange(c, file, 0, size);
   } finally {
     file.close();
   }
 }
 
-/**
- * Copies `size` bytes of `file` to the connection. If the file ends early
- * the connection is closed: sending fewer bytes than Content-Length
- * promised is the only honest signal left.
- */
-async function streamFile(
+/** Sends a small file's head and whole body in a single write. */
+async function sendWithHead(
   c: Connection,
+  head: Uint8Array,
   file: Deno.FsFile,
   size: number,
 ): Promise<void> {
+  const out = new Uint8Array(head.length + size);
+  out.set(head);
+  let filled = head.length;
+  while (filled < out.length) {
+    const n = file.readSync(out.subarray(filled));
+    if (n === null || n === 0) break;
+    filled += n;
+  }
+  await c.write(out.subarray(0, filled));
+  // A file that shrank under us cannot honour its Content-Length.
+  if (filled < out.length) throw new ConnectionClosed();
+}
+
+/**
+ * Copies `length` bytes of `file` from `start` to the connection. If the
+ * file ends early the connection is closed: sending fewer bytes than
+ * Content-Length promised is the only honest signal left.
+ */
+async function streamRange(
+  c: Connection,
+  file: Deno.FsFile,
+  start: number,
+  length: number,
+): Promise<void> {
+  if (start > 0) await file.seek(start, Deno.SeekMode.Start);
   c.streamBuffer ??= new Uint8Array(STREAM_CHUNK_BYTES);
   const buf = c.streamBuffer;
-  let remaining = size;
+  let remaining = length;
   while (remaining > 0) {
-    const want = Math.min(buf.length, remaining);
-    const n = await file.read(buf.subarray(0, want));
+    const n = await file.read(buf.subarray(0, Math.min(buf.length, remaining)));
     if (n === null || n === 0) throw new ConnectionClosed();
     await c.write(buf.subarray(0, n));
     remaining -= n;

@@ -212,10 +212,15 @@ export async function main(args: string[]): Promise<number> {
     console.error(`pws: ${cli.message}\nRun "pws --help" for usage.`);
     return 2;
   }
-  const { root, host, port } = cli.options;
+  const { root, host, port, cacheControl } = cli.options;
   let server: RunningServer;
   try {
-    server = startServer({ root, hostname: host, port });
+    server = startServer({
+      root,
+      hostname: host,
+      port,
+      config: cacheControl === undefined ? {} : { cacheControl },
+    });
   } catch (err) {
     if (err instanceof StartupError) {
       console.error(`pws: ${err.message}`);

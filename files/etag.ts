@@ -1,0 +1,66 @@
+/**
+ * Entity tags for files served from disk (RFC 9110 §8.8.3), derived purely
+ * from file metadata so that no file content has to be read or hashed.
+ *
+ * @module
+ */
+
+/** The file metadata an entity tag is derived from. */
+export interface FileTagInfo {
+  /** Size in bytes. */
+  size: number;
+  /** Last modification time, milliseconds since the epoch. */
+  mtimeMs: number;
+  /** Last status change time, milliseconds since the epoch. */
+  ctimeMs: number;
+  /** Inode number, or `null` where the platform has none (Windows). */
+  ino: number | null;
+}
+
+// etagc (RFC 9110 §8.8.3) minus DQUOTE, restricted to visible ASCII.
+const VARIANT_CHARS = /^[\x21\x23-\x7e]+$/;
+
+/** Hex digits of a metadata number; absent or non-finite values become 0. */
+function hexField(value: number | null): string {
+  if (value === null || !Number.isFinite(value)) return "0";
+  return Math.floor(value).toString(16);
+}
+
+/**
+ * Returns a strong entity tag for a file, shaped
+ * `"<ino>-<size>-<mtime>-<ctime>"` with each field in lowercase hex (a
+ * missing inode is written as `0`), e.g. `"1a2b-400-18c5e1f0a00-18c5e1f0a00"`.
+ *
+ * Why this is safe to use as a STRONG validator: any write to the file
+ * changes its size or mtime, and always changes its ctime, which the kernel
+ * sets on every write and metadata change and which user space cannot set
+ * back (unlike mtime, which tools such as `touch -d` or `rsync -t` restore).
+ * Replacing the file by rename gives it a new inode. So two different
+ * contents never share a tag unless two writes land in the same millisecond
+ * with the same size: millisecond resolution is all that Deno exposes, and
+ * that is the one known limit of this scheme.
+ *
+ * @param info Metadata from `Deno.stat`, with times converted to ms.
+ * @param variant Distinguishes other representations of the same file, e.g.
+ *   `"br"` or `"gzip"` for precompressed siblings; appended inside the quotes
+ *   (`"…-br"`) so that each representation has its own tag.
+ * @throws {TypeError} If `variant` is empty or holds a character that is not
+ *   allowed inside an entity tag (DQUOTE, space, controls, non-ASCII).
+ */
+export function fileETag(info: FileTagInfo, variant?: string): string {
+  const fields = [
+    hexField(info.ino),
+    hexField(info.size),
+    hexField(info.mtimeMs),
+    hexField(info.ctimeMs),
+  ];
+  if (variant !== undefined) {
+    if (!VARIANT_CHARS.test(variant)) {
+      throw new TypeError(
+        `Invalid entity-tag variant: ${JSON.stringify(variant)}`,
+      );
+    }
+    fields.push(variant);
+  }
+  return `"${fields.join("-")}"`;
+}

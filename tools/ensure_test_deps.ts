@@ -1,0 +1,81 @@
+/**
+ * Installs what the test suite needs and the machine lacks: Debian's
+ * Chromium for the browser tests (never a browser downloaded by a test
+ * tool), and curl/wget for the client-compatibility tests. Does nothing
+ * when they are present; explains itself when it cannot install.
+ *
+ * @module
+ */
+
+/** A Debian package and the program that shows it is installed. */
+interface Requirement {
+  packageName: string;
+  program: string;
+}
+
+const REQUIREMENTS: Requirement[] = [
+  { packageName: "chromium", program: "/usr/bin/chromium" },
+  { packageName: "curl", program: "/usr/bin/curl" },
+  { packageName: "wget", program: "/usr/bin/wget" },
+];
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function run(command: string, args: string[]): Promise<boolean> {
+  const child = new Deno.Command(command, {
+    args,
+    stdout: "inherit",
+    stderr: "inherit",
+    env: { DEBIAN_FRONTEND: "noninteractive" },
+  }).spawn();
+  return (await child.status).success;
+}
+
+/** Installs the missing requirements with apt-get when possible. */
+export async function ensureTestDependencies(): Promise<void> {
+  const missing = REQUIREMENTS.filter((r) => !exists(r.program));
+  if (missing.length === 0) return;
+  const names = missing.map((r) => r.packageName);
+  const isRoot = Deno.uid?.() === 0;
+  if (!isRoot || !exists("/usr/bin/apt-get")) {
+    console.warn(
+      `ensure_test_deps: missing ${names.join(", ")}; install them ` +
+        `(Debian: apt-get install ${names.join(" ")}). Tests that need ` +
+        `them will be skipped.`,
+    );
+    return;
+  }
+  console.log(`ensure_test_deps: installing ${names.join(", ")} with apt-get`);
+  let ok = await run("apt-get", [
+    "install",
+    "-y",
+    "--no-install-recommends",
+    ...names,
+  ]);
+  if (!ok) {
+    await run("apt-get", ["update"]);
+    ok = await run("apt-get", [
+      "install",
+      "-y",
+      "--no-install-recommends",
+      ...names,
+    ]);
+  }
+  if (!ok) {
+    console.warn(
+      `ensure_test_deps: could not install ${names.join(", ")}; tests ` +
+        `that need them will be skipped.`,
+    );
+  }
+}
+
+if (import.meta.main) {
+  await ensureTestDependencies();
+}
