@@ -7,6 +7,7 @@
 
 import { parseArgs } from "node:util";
 import { isFieldValue } from "./http/request.ts";
+import type { ConfigOverrides } from "./config.ts";
 
 /** Options the command line sets. */
 export interface CliOptions {
@@ -16,8 +17,8 @@ export interface CliOptions {
   root: string;
   /** Address to bind. */
   host: string;
-  /** Cache-Control value for files, or undefined for the default. */
-  cacheControl?: string;
+  /** Configuration set by flags; defaults apply to the rest. */
+  config: ConfigOverrides;
 }
 
 /** The outcome of {@linkcode parseCommandLine}. */
@@ -44,6 +45,12 @@ Options:
   --cache-control VALUE
                    Cache-Control sent with files (default "no-cache": browsers
                    revalidate every use, answered cheaply with 304)
+  --header-timeout S   seconds to receive a request head, then 408 (default 10)
+  --idle-timeout S     seconds an idle keep-alive connection stays open (default 5)
+  --write-timeout S    seconds a write may stall before the client is dropped (default 30)
+  --max-requests N     requests per connection before it closes (default 10000)
+  --max-connections N  connections at once; more get 503 (default 4096)
+  --shutdown-timeout S seconds in-flight responses get after SIGINT/SIGTERM (default 10)
   -h, --help       show this help and exit
   -V, --version    show the version and exit
 
@@ -68,6 +75,12 @@ export function parseCommandLine(args: string[]): CliResult {
         root: { type: "string" },
         host: { type: "string" },
         "cache-control": { type: "string" },
+        "header-timeout": { type: "string" },
+        "idle-timeout": { type: "string" },
+        "write-timeout": { type: "string" },
+        "shutdown-timeout": { type: "string" },
+        "max-requests": { type: "string" },
+        "max-connections": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
       },
@@ -110,7 +123,58 @@ export function parseCommandLine(args: string[]): CliResult {
         `as "public, max-age=3600"`,
     );
   }
-  return { kind: "run", options: { port, root, host, cacheControl } };
+  const config: ConfigOverrides = {};
+  if (cacheControl !== undefined) config.cacheControl = cacheControl;
+  for (const [flag, key] of SECONDS_FLAGS) {
+    const text = values[flag];
+    if (text === undefined) continue;
+    const seconds = parseSeconds(text);
+    if (seconds === undefined) {
+      return usageError(
+        `invalid --${flag} "${text}": use a number of seconds above 0, ` +
+          `such as 10 or 0.5`,
+      );
+    }
+    config[key] = seconds * 1000;
+  }
+  for (const [flag, key] of COUNT_FLAGS) {
+    const text = values[flag];
+    if (text === undefined) continue;
+    const count = parseCount(text);
+    if (count === undefined) {
+      return usageError(
+        `invalid --${flag} "${text}": use a whole number of at least 1`,
+      );
+    }
+    config[key] = count;
+  }
+  return { kind: "run", options: { port, root, host, config } };
+}
+
+const SECONDS_FLAGS = [
+  ["header-timeout", "headerTimeoutMs"],
+  ["idle-timeout", "idleTimeoutMs"],
+  ["write-timeout", "writeTimeoutMs"],
+  ["shutdown-timeout", "shutdownGraceMs"],
+] as const;
+
+const COUNT_FLAGS = [
+  ["max-requests", "maxRequestsPerConnection"],
+  ["max-connections", "maxConnections"],
+] as const;
+
+/** Parses a positive number of seconds (decimals allowed), up to a day. */
+export function parseSeconds(text: string): number | undefined {
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(text)) return undefined;
+  const seconds = Number(text);
+  return seconds > 0 && seconds <= 86400 ? seconds : undefined;
+}
+
+/** Parses a whole number of at least 1. */
+export function parseCount(text: string): number | undefined {
+  if (!/^[0-9]{1,9}$/.test(text)) return undefined;
+  const count = Number(text);
+  return count >= 1 ? count : undefined;
 }
 
 /** Parses a port number: decimal digits only, 0–65535. */

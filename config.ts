@@ -24,6 +24,18 @@ export interface ServerConfig {
   maxBodyBytes: number;
   /** The Cache-Control value sent with files (and their 304s). */
   cacheControl: string;
+  /** Time a client has to send a complete request head (then 408). */
+  headerTimeoutMs: number;
+  /** Time an idle keep-alive connection is kept open. */
+  idleTimeoutMs: number;
+  /** Time a write may make no progress before the client is dropped. */
+  writeTimeoutMs: number;
+  /** Requests served on one connection before it is closed. */
+  maxRequestsPerConnection: number;
+  /** Connections served at once; more are answered 503 and closed. */
+  maxConnections: number;
+  /** Time in-flight responses get to finish after SIGINT/SIGTERM. */
+  shutdownGraceMs: number;
 }
 
 /**
@@ -32,6 +44,9 @@ export interface ServerConfig {
  */
 export const DEFAULT_CACHE_CONTROL = "no-cache";
 
+/** The options a command line or a test may set. */
+export type ConfigOverrides = Partial<Omit<ServerConfig, "rootReal">>;
+
 /** Default options, completed by the command line. */
 export function defaultConfig(rootReal: string): ServerConfig {
   return {
@@ -39,5 +54,11 @@ export function defaultConfig(rootReal: string): ServerConfig {
     headLimits: DEFAULT_HEAD_LIMITS,
     maxBodyBytes: 1024 * 1024,
     cacheControl: DEFAULT_CACHE_CONTROL,
+    headerTimeoutMs: 10_000,
+    idleTimeoutMs: 5_000,
+    writeTimeoutMs: 30_000,
+    maxRequestsPerConnection: 10_000,
+    maxConnections: 4096,
+    shutdownGraceMs: 10_000,
   };
 }

@@ -61,10 +61,42 @@ const READ_BUFFER_BYTES = 16 * 1024;
 /** Thrown to end a connection quietly (the peer went away, or must). */
 class ConnectionClosed extends Error {}
 
+/** What a connection is waiting for, which decides its timeout. */
+type Phase = "idle" | "head" | "write";
+
+/**
+ * The shared state of all connections of one server: the set the timeout
+ * sweeper walks, and the draining flag set by a graceful shutdown.
+ */
+export class ConnectionRegistry {
+  readonly connections = new Set<Connection>();
+  /** True once shutdown began: finish the current response, then close. */
+  draining = false;
+
+  /** Closes connections whose deadline has passed (see Connection). */
+  sweep(now: number = Date.now()): void {
+    for (const c of this.connections) {
+      if (now >= c.deadline) c.expire();
+    }
+  }
+
+  /** Starts draining: idle connections close now, busy ones after reply. */
+  drain(): void {
+    this.draining = true;
+    for (const c of this.connections) {
+      if (c.phase === "idle") c.close();
+    }
+  }
+
+  /** Closes every connection at once. */
+  closeAll(): void {
+    for (const c of this.connections) c.close();
+  }
+}
+
 /**
  * The state of one connection: its socket, the bytes read but not yet
- * consumed (`buffer[start..end]`), and whether it may carry another
- * request.
+ * consumed (`buffer[start..end]`), and the deadline of what it waits for.
  */
 class Connection {
   buffer = new Uint8Array(READ_BUFFER_BYTES);
@@ -72,13 +104,24 @@ class Connection {
   end = 0;
   /** Set once the peer has closed its side. */
   eof = false;
+  closed = false;
   streamBuffer: Uint8Array | undefined;
+  phase: Phase = "head";
+  /** When the current wait times out (ms since the epoch). */
+  deadline = Infinity;
+  requestsServed = 0;
+  /** When the bytes of the current request began to arrive. */
+  requestStartedAt = Date.now();
 
-  constructor(readonly conn: Deno.Conn, readonly config: ServerConfig) {}
+  constructor(
+    readonly conn: Deno.Conn,
+    readonly config: ServerConfig,
+    readonly registry: ConnectionRegistry,
+  ) {}
 
   /** Reads more bytes into the buffer; returns false at end of stream. */
   async fill(): Promise<boolean> {
-    if (this.eof) return false;
+    if (this.eof || this.closed) return false;
     if (this.start === this.end) {
       this.start = 0;
       this.end = 0;
@@ -94,29 +137,90 @@ class Connection {
         this.buffer = bigger;
       }
     }
+    // Between requests the idle timeout applies; once a request has begun
+    // (or for the first one) the header timeout: slowloris defence.
+    if (this.end === this.start && this.requestsServed > 0) {
+      this.phase = "idle";
+      this.deadline = Date.now() + this.config.idleTimeoutMs;
+    } else {
+      this.phase = "head";
+      this.deadline = this.requestStartedAt + this.config.headerTimeoutMs;
+    }
     let n: number | null;
     try {
       n = await this.conn.read(this.buffer.subarray(this.end));
     } catch {
       n = null;
     }
+    this.deadline = Infinity;
     if (n === null) {
       this.eof = true;
       return false;
     }
+    if (this.phase === "idle") this.requestStartedAt = Date.now();
     this.end += n;
     return true;
   }
 
-  /** Writes all of `bytes`, waiting for the socket (backpressure). */
+  /**
+   * Writes all of `bytes`, waiting for the socket (backpressure). Each
+   * write must make progress within the write timeout.
+   */
   async write(bytes: Uint8Array): Promise<void> {
     let offset = 0;
+    this.phase = "write";
     try {
       while (offset < bytes.length) {
+        this.deadline = Date.now() + this.config.writeTimeoutMs;
         offset += await this.conn.write(bytes.subarray(offset));
       }
     } catch {
       throw new ConnectionClosed();
+    } finally {
+      this.deadline = Infinity;
+    }
+  }
+
+  /**
+   * Called by the sweeper when the deadline passed: a client that began a
+   * request but did not finish its head in time gets 408; an idle one, or
+   * one that stopped reading, is just closed.
+   */
+  expire(): void {
+    if (this.closed) return;
+    if (this.phase === "head" && this.end > this.start) {
+      this.phase = "write";
+      const bytes = encoder.encode(
+        serializeResponseHead(408, [
+          ["Date", currentHttpDate()],
+          ["Server", SERVER_NAME],
+          ["Connection", "close"],
+          ["Content-Type", HTML_TYPE],
+          ["Content-Length", String(builtInErrorPage(408).length)],
+        ]),
+      );
+      const out = new Uint8Array(bytes.length + builtInErrorPage(408).length);
+      out.set(bytes);
+      out.set(builtInErrorPage(408), bytes.length);
+      // Best effort: the handler is blocked in read, so writing is safe; a
+      // client that does not take even this is closed anyway.
+      this.deadline = Infinity;
+      this.conn.write(out).catch(() => {}).finally(() => this.close());
+      setTimeout(() => this.close(), 1000);
+      return;
+    }
+    this.close();
+  }
+
+  /** Closes the socket once; pending reads and writes then fail. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.deadline = Infinity;
+    try {
+      this.conn.close();
+    } catch {
+      // already closed
     }
   }
 }
@@ -137,26 +241,29 @@ interface Exchange {
 export async function handleConnection(
   conn: Deno.Conn,
   config: ServerConfig,
+  registry: ConnectionRegistry,
 ): Promise<void> {
-  const c = new Connection(conn, config);
+  const c = new Connection(conn, config, registry);
+  registry.connections.add(c);
   try {
-    while (await serveOneRequest(c));
+    while (await serveOneRequest(c)) {
+      c.requestsServed++;
+      if (registry.draining) break;
+    }
   } catch (err) {
-    if (!(err instanceof ConnectionClosed)) {
+    if (!(err instanceof ConnectionClosed) && !c.closed) {
       console.error("pws: connection error:", err);
     }
   } finally {
-    try {
-      conn.close();
-    } catch {
-      // already closed
-    }
+    registry.connections.delete(c);
+    c.close();
   }
 }
 
 /** Reads, answers and finishes one request. Returns true to continue. */
 async function serveOneRequest(c: Connection): Promise<boolean> {
   const limits = c.config.headLimits;
+  c.requestStartedAt = Date.now();
   // Read until a whole head is buffered.
   let scanned = c.start;
   let headEnd = -1;
@@ -187,7 +294,8 @@ async function serveOneRequest(c: Connection): Promise<boolean> {
   const head = parsed.head;
   const ex: Exchange = {
     head,
-    keepAlive: wantsKeepAlive(head),
+    keepAlive: wantsKeepAlive(head) && !c.registry.draining &&
+      c.requestsServed + 1 < c.config.maxRequestsPerConnection,
     headOnly: head.method === "HEAD",
   };
   // Errors in framing end the connection: after them, where the next

@@ -8,8 +8,15 @@
  */
 
 import { parseCommandLine, USAGE } from "./cli.ts";
-import { defaultConfig, type ServerConfig, VERSION } from "./config.ts";
-import { handleConnection } from "./handler.ts";
+import {
+  type ConfigOverrides,
+  defaultConfig,
+  SERVER_NAME,
+  type ServerConfig,
+  VERSION,
+} from "./config.ts";
+import { ConnectionRegistry, handleConnection } from "./handler.ts";
+import { serializeResponseHead } from "./http/response.ts";
 
 /** A running server, as returned by {@linkcode startServer}. */
 export interface RunningServer {
@@ -21,6 +28,16 @@ export interface RunningServer {
   url: string;
   /** Stops accepting, closes every connection and resolves when done. */
   close(): Promise<void>;
+  /**
+   * Graceful stop: no new connections, idle ones closed, in-flight
+   * responses finish (each connection closes after its current response)
+   * until `graceMs` passes, then everything is closed.
+   */
+  shutdown(graceMs: number): Promise<void>;
+  /** Number of connections open now. */
+  connectionCount(): number;
+  /** The configured grace period for shutdown, in ms. */
+  shutdownGraceMs: number;
 }
 
 /** What {@linkcode startServer} needs. */
@@ -32,7 +49,7 @@ export interface StartOptions {
   /** Port to bind; 0 for any free port. */
   port: number;
   /** Overrides of the default configuration. */
-  config?: Partial<Omit<ServerConfig, "rootReal">>;
+  config?: ConfigOverrides;
 }
 
 /** A startup failure with a message meant for a person. */
@@ -125,20 +142,43 @@ export function startServer(options: StartOptions): RunningServer {
   };
   const listener = listen(options.hostname, options.port);
   const addr = listener.addr;
-  const connections = new Set<Deno.Conn>();
+  const registry = new ConnectionRegistry();
   const tasks = new Set<Promise<void>>();
-  let closing = false;
+  let accepting = true;
+
+  // One timer checks every connection's deadline, instead of a timer per
+  // read and write on the hot path.
+  const tick = Math.max(
+    20,
+    Math.min(
+      1000,
+      config.headerTimeoutMs / 4,
+      config.idleTimeoutMs / 4,
+      config.writeTimeoutMs / 4,
+    ),
+  );
+  const sweeper = setInterval(() => registry.sweep(), tick);
 
   const acceptLoop = (async () => {
-    while (!closing) {
+    let lastAcceptError = 0;
+    while (accepting) {
       let conn: Deno.TcpConn;
       try {
         conn = await listener.accept();
       } catch (err) {
-        if (closing || err instanceof Deno.errors.BadResource) break;
-        // EMFILE and friends: log, give the system a moment, go on.
-        console.error(`pws: accept failed: ${describe(err)}`);
-        await new Promise((r) => setTimeout(r, 100));
+        if (!accepting || err instanceof Deno.errors.BadResource) break;
+        // EMFILE and friends: say so (once a second at most), give the
+        // system a moment, go on serving the connections already open.
+        const now = Date.now();
+        if (now - lastAcceptError > 1000) {
+          console.error(`pws: accept failed: ${describe(err)}`);
+          lastAcceptError = now;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      if (tasks.size >= config.maxConnections) {
+        refuseBusy(conn);
         continue;
       }
       try {
@@ -146,37 +186,74 @@ export function startServer(options: StartOptions): RunningServer {
       } catch {
         // the peer may already be gone
       }
-      connections.add(conn);
-      const task = handleConnection(conn, config).finally(() => {
-        connections.delete(conn);
+      const task = handleConnection(conn, config, registry).finally(() => {
         tasks.delete(task);
       });
       tasks.add(task);
     }
   })();
 
+  const stopAccepting = async () => {
+    accepting = false;
+    try {
+      listener.close();
+    } catch {
+      // already closed
+    }
+    await acceptLoop;
+  };
+
   return {
     hostname: addr.hostname,
     port: addr.port,
     url: formatUrl(addr.hostname, addr.port),
+    connectionCount: () => tasks.size,
+    shutdownGraceMs: config.shutdownGraceMs,
     async close() {
-      closing = true;
-      try {
-        listener.close();
-      } catch {
-        // already closed
-      }
-      await acceptLoop;
-      for (const conn of connections) {
-        try {
-          conn.close();
-        } catch {
-          // already closed
-        }
-      }
+      await stopAccepting();
+      registry.closeAll();
       await Promise.allSettled([...tasks]);
+      clearInterval(sweeper);
+    },
+    async shutdown(graceMs: number) {
+      await stopAccepting();
+      registry.drain();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const grace = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+      });
+      await Promise.race([Promise.allSettled([...tasks]), grace]);
+      clearTimeout(timer);
+      registry.closeAll();
+      await Promise.allSettled([...tasks]);
+      clearInterval(sweeper);
     },
   };
+}
+
+const BUSY_RESPONSE = new TextEncoder().encode(
+  serializeResponseHead(503, [
+    ["Server", SERVER_NAME],
+    ["Retry-After", "1"],
+    ["Connection", "close"],
+    ["Content-Type", "text/plain; charset=utf-8"],
+    ["Content-Length", "20"],
+  ]) + "Server busy, retry.\n",
+);
+
+/**
+ * Answers a connection over the limit with 503 and closes it, without
+ * waiting on the client: the kernel buffer takes these few bytes.
+ */
+function refuseBusy(conn: Deno.Conn): void {
+  const close = () => {
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  };
+  conn.write(BUSY_RESPONSE).then(close, close);
 }
 
 /** The addresses a person on this machine or network can click. */
@@ -212,14 +289,14 @@ export async function main(args: string[]): Promise<number> {
     console.error(`pws: ${cli.message}\nRun "pws --help" for usage.`);
     return 2;
   }
-  const { root, host, port, cacheControl } = cli.options;
+  const { root, host, port, config } = cli.options;
   let server: RunningServer;
   try {
     server = startServer({
       root,
       hostname: host,
       port,
-      config: cacheControl === undefined ? {} : { cacheControl },
+      config,
     });
   } catch (err) {
     if (err instanceof StartupError) {
@@ -232,11 +309,47 @@ export async function main(args: string[]): Promise<number> {
   for (const line of clickableUrls(server.hostname, server.port)) {
     console.log(line);
   }
-  await new Promise(() => {}); // serve until the process is stopped
-  return 0;
+  return await untilSignalled(server, server.shutdownGraceMs);
+}
+
+/**
+ * Serves until SIGINT or SIGTERM, then shuts down gracefully and returns
+ * 0; a second signal exits at once with 130.
+ */
+function untilSignalled(
+  server: RunningServer,
+  graceMs: number,
+): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = () => {
+      if (stopping) {
+        console.error("pws: second signal, exiting now");
+        Deno.exit(130);
+      }
+      stopping = true;
+      console.error(
+        `pws: shutting down (${server.connectionCount()} open connections, ` +
+          `up to ${graceMs / 1000} s; signal again to exit now)`,
+      );
+      server.shutdown(graceMs).then(() => resolve(0));
+    };
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      try {
+        Deno.addSignalListener(signal, onSignal);
+      } catch {
+        // signals unsupported here (Windows lacks SIGTERM)
+      }
+    }
+  });
 }
 
 if (import.meta.main) {
+  // A bug in one connection must never take the server down.
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    console.error("pws: unhandled rejection:", event.reason);
+  });
   const code = await main(Deno.args);
   Deno.exit(code);
 }
