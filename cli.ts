@@ -6,7 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { isFieldValue } from "./http/request.ts";
+import { isFieldValue, isToken } from "./http/request.ts";
 import type { ConfigOverrides } from "./config.ts";
 
 /** Options the command line sets. */
@@ -51,6 +51,15 @@ Options:
   --max-requests N     requests per connection before it closes (default 10000)
   --max-connections N  connections at once; more get 503 (default 4096)
   --shutdown-timeout S seconds in-flight responses get after SIGINT/SIGTERM (default 10)
+  --no-compression     do not compress responses (gzip, br, zstd; on by default)
+  --dir-listing        list directories that have no index.html
+  --dotfiles POLICY    allow | deny (403) | ignore (404, default)
+  --spa                serve /index.html for unknown extension-less HTML paths
+  --clean-urls         serve /about from about.html; /about.html redirects there
+  --cors               send Access-Control-Allow-Origin: * and answer preflights
+  --header "N: V"      add a header to file responses (repeatable)
+  -q, --quiet          no access log
+  --log-format FORMAT  access log as text (default) or json
   -h, --help       show this help and exit
   -V, --version    show the version and exit
 
@@ -81,6 +90,15 @@ export function parseCommandLine(args: string[]): CliResult {
         "shutdown-timeout": { type: "string" },
         "max-requests": { type: "string" },
         "max-connections": { type: "string" },
+        "no-compression": { type: "boolean" },
+        "dir-listing": { type: "boolean" },
+        dotfiles: { type: "string" },
+        spa: { type: "boolean" },
+        "clean-urls": { type: "boolean" },
+        cors: { type: "boolean" },
+        header: { type: "string", multiple: true },
+        quiet: { type: "boolean", short: "q" },
+        "log-format": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
       },
@@ -148,6 +166,32 @@ export function parseCommandLine(args: string[]): CliResult {
     }
     config[key] = count;
   }
+  const dotfiles = values.dotfiles ?? "ignore";
+  if (dotfiles !== "allow" && dotfiles !== "deny" && dotfiles !== "ignore") {
+    return usageError(
+      `invalid --dotfiles "${dotfiles}": use allow, deny or ignore`,
+    );
+  }
+  config.lookup = {
+    dotfiles,
+    cleanUrls: values["clean-urls"] ?? false,
+    dirListing: values["dir-listing"] ?? false,
+  };
+  if (values["no-compression"]) config.compression = false;
+  if (values.spa) config.spa = true;
+  if (values.cors) config.cors = true;
+  const extraHeaders: [string, string][] = [];
+  for (const text of values.header ?? []) {
+    const header = parseHeaderFlag(text);
+    if (typeof header === "string") return usageError(header);
+    extraHeaders.push(header);
+  }
+  config.extraHeaders = extraHeaders;
+  const logFormat = values["log-format"] ?? "text";
+  if (logFormat !== "text" && logFormat !== "json") {
+    return usageError(`invalid --log-format "${logFormat}": use text or json`);
+  }
+  config.logFormat = values.quiet ? "off" : logFormat;
   return { kind: "run", options: { port, root, host, config } };
 }
 
@@ -175,6 +219,46 @@ export function parseCount(text: string): number | undefined {
   if (!/^[0-9]{1,9}$/.test(text)) return undefined;
   const count = Number(text);
   return count >= 1 ? count : undefined;
+}
+
+/** Fields a `--header` may not set: pws owns framing and validators. */
+const RESERVED_HEADERS = new Set([
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "content-encoding",
+  "content-range",
+  "content-type",
+  "etag",
+  "last-modified",
+  "date",
+  "server",
+  "keep-alive",
+  "upgrade",
+  "trailer",
+]);
+
+/**
+ * Parses `--header "Name: value"`. Returns the field, or a message saying
+ * what is wrong (an invalid name or value, or a field pws must control).
+ */
+export function parseHeaderFlag(text: string): [string, string] | string {
+  const colon = text.indexOf(":");
+  if (colon < 0) {
+    return `invalid --header "${text}": use "Name: value"`;
+  }
+  const name = text.slice(0, colon);
+  const value = text.slice(colon + 1).trim();
+  if (!isToken(name)) {
+    return `invalid --header name "${name}": use letters, digits and -`;
+  }
+  if (!isFieldValue(value)) {
+    return `invalid --header value for ${name}: control characters are not allowed`;
+  }
+  if (RESERVED_HEADERS.has(name.toLowerCase())) {
+    return `--header cannot set ${name}: pws sets it itself`;
+  }
+  return [name, value];
 }
 
 /** Parses a port number: decimal digits only, 0–65535. */

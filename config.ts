@@ -6,6 +6,8 @@
  */
 
 import { DEFAULT_HEAD_LIMITS, type HeadLimits } from "./http/request.ts";
+import { DEFAULT_LOOKUP_OPTIONS, type LookupOptions } from "./files/lookup.ts";
+import type { LogFormat } from "./log.ts";
 import denoConfig from "./deno.json" with { type: "json" };
 
 /** The pws version, from deno.json. */
@@ -36,6 +38,22 @@ export interface ServerConfig {
   maxConnections: number;
   /** Time in-flight responses get to finish after SIGINT/SIGTERM. */
   shutdownGraceMs: number;
+  /** Dotfiles, clean URLs, directory listings. */
+  lookup: LookupOptions;
+  /** Negotiate gzip/brotli/zstd: sidecar files and on the fly. */
+  compression: boolean;
+  /** Bytes of compressed variants kept in memory. */
+  compressionCacheBytes: number;
+  /** Unknown extension-less HTML requests get /index.html (200). */
+  spa: boolean;
+  /** `Access-Control-Allow-Origin: *` and answered preflights. */
+  cors: boolean;
+  /** Header fields added to file responses (`--header`). */
+  extraHeaders: [string, string][];
+  /** Access log format; "off" for none. */
+  logFormat: LogFormat;
+  /** Colour the text log (stdout is a terminal). */
+  logColor: boolean;
 }
 
 /**
@@ -60,5 +78,13 @@ export function defaultConfig(rootReal: string): ServerConfig {
     maxRequestsPerConnection: 10_000,
     maxConnections: 4096,
     shutdownGraceMs: 10_000,
+    lookup: DEFAULT_LOOKUP_OPTIONS,
+    compression: true,
+    compressionCacheBytes: 16 * 1024 * 1024,
+    spa: false,
+    cors: false,
+    extraHeaders: [],
+    logFormat: "off",
+    logColor: false,
   };
 }

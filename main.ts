@@ -15,7 +15,10 @@ import {
   type ServerConfig,
   VERSION,
 } from "./config.ts";
-import { ConnectionRegistry, handleConnection } from "./handler.ts";
+import { handleConnection } from "./handler.ts";
+import { ConnectionRegistry, type ServerContext } from "./connection.ts";
+import { CompressedCache } from "./files/compress.ts";
+import { AccessLog } from "./log.ts";
 import { serializeResponseHead } from "./http/response.ts";
 
 /** A running server, as returned by {@linkcode startServer}. */
@@ -143,6 +146,14 @@ export function startServer(options: StartOptions): RunningServer {
   const listener = listen(options.hostname, options.port);
   const addr = listener.addr;
   const registry = new ConnectionRegistry();
+  const ctx: ServerContext = {
+    config,
+    registry,
+    compressedCache: new CompressedCache(config.compressionCacheBytes),
+    accessLog: config.logFormat === "off"
+      ? undefined
+      : new AccessLog(config.logFormat, config.logColor, Deno.stdout),
+  };
   const tasks = new Set<Promise<void>>();
   let accepting = true;
 
@@ -186,7 +197,7 @@ export function startServer(options: StartOptions): RunningServer {
       } catch {
         // the peer may already be gone
       }
-      const task = handleConnection(conn, config, registry).finally(() => {
+      const task = handleConnection(conn, ctx).finally(() => {
         tasks.delete(task);
       });
       tasks.add(task);
@@ -214,6 +225,7 @@ export function startServer(options: StartOptions): RunningServer {
       registry.closeAll();
       await Promise.allSettled([...tasks]);
       clearInterval(sweeper);
+      await ctx.accessLog?.flushed();
     },
     async shutdown(graceMs: number) {
       await stopAccepting();
@@ -227,6 +239,7 @@ export function startServer(options: StartOptions): RunningServer {
       registry.closeAll();
       await Promise.allSettled([...tasks]);
       clearInterval(sweeper);
+      await ctx.accessLog?.flushed();
     },
   };
 }
@@ -296,7 +309,7 @@ export async function main(args: string[]): Promise<number> {
       root,
       hostname: host,
       port,
-      config,
+      config: { logColor: Deno.stdout.isTerminal(), ...config },
     });
   } catch (err) {
     if (err instanceof StartupError) {

@@ -16,11 +16,32 @@ import { buildPath, hasDotSegment, type ResolvedTarget } from "./target.ts";
 /** The outcome of {@linkcode lookupFile}. */
 export type LookupResult =
   | { kind: "file"; path: string; info: Deno.FileInfo }
+  | { kind: "directory"; path: string }
   | { kind: "redirect"; location: string }
   | { kind: "error"; status: 403 | 404 | 500; cause?: unknown };
 
+/** What to do with dotfiles and dot-directories. */
+export type DotfilesPolicy = "allow" | "deny" | "ignore";
+
+/** How paths map to files, set by the command line. */
+export interface LookupOptions {
+  /** allow: serve; deny: 403; ignore: 404 as if absent (the default). */
+  dotfiles: DotfilesPolicy;
+  /** `/about` serves `about.html`, and `/about.html` redirects there. */
+  cleanUrls: boolean;
+  /** Directories without an index are listed instead of 404. */
+  dirListing: boolean;
+}
+
 /** Name of the file served for a directory. */
 export const INDEX_FILE = "index.html";
+
+/** Defaults: hide dotfiles, no clean URLs, no listings. */
+export const DEFAULT_LOOKUP_OPTIONS: LookupOptions = {
+  dotfiles: "ignore",
+  cleanUrls: false,
+  dirListing: false,
+};
 
 /**
  * Maps a file-system error to the status a client sees: missing, "not a
@@ -54,38 +75,90 @@ export function isInsideRoot(rootReal: string, realPath: string): boolean {
     rootReal === sep;
 }
 
+function dotfileStatus(policy: DotfilesPolicy): 403 | 404 {
+  return policy === "deny" ? 403 : 404;
+}
+
+function withQuery(path: string, query: string): string {
+  return query === "" ? path : path + "?" + query;
+}
+
+function isRegularFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Looks up the regular file for `target` under `rootReal` (the root's real
- * path). Directories redirect to their slash form, then serve
- * `index.html`. Dotfiles, non-regular files and anything whose real path
- * leaves the root are not found.
+ * Looks up what serves `target` under `rootReal` (the root's real path).
+ * Directories redirect to their slash form, then serve `index.html` (or a
+ * listing when enabled). Dotfiles follow the policy; non-regular files and
+ * anything whose real path leaves the root are not found.
  */
 export function lookupFile(
   rootReal: string,
   target: ResolvedTarget,
+  options: LookupOptions = DEFAULT_LOOKUP_OPTIONS,
 ): LookupResult {
-  if (hasDotSegment(target.segments)) return { kind: "error", status: 404 };
-  let path = target.segments.length === 0
-    ? rootReal
-    : join(rootReal, ...target.segments);
+  const { segments } = target;
+  if (options.dotfiles !== "allow" && hasDotSegment(segments)) {
+    return { kind: "error", status: dotfileStatus(options.dotfiles) };
+  }
+  let path = segments.length === 0 ? rootReal : join(rootReal, ...segments);
+  const last = segments.length === 0 ? "" : segments[segments.length - 1];
+  if (
+    options.cleanUrls && !target.trailingSlash && last.endsWith(".html") &&
+    isRegularFile(path)
+  ) {
+    // Canonical clean form: /about.html → /about, /docs/index.html → /docs/
+    const clean = last === INDEX_FILE
+      ? buildPath(segments.slice(0, -1), true)
+      : buildPath([...segments.slice(0, -1), last.slice(0, -5)], false);
+    return { kind: "redirect", location: withQuery(clean, target.query) };
+  }
   try {
-    let info = Deno.statSync(path);
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.statSync(path);
+    } catch (err) {
+      if (
+        !options.cleanUrls || target.trailingSlash || last === "" ||
+        !(err instanceof Deno.errors.NotFound)
+      ) {
+        throw err;
+      }
+      path += ".html";
+      info = Deno.statSync(path);
+    }
     if (info.isDirectory) {
       if (!target.trailingSlash) {
-        const query = target.query === "" ? "" : "?" + target.query;
         return {
           kind: "redirect",
-          location: buildPath(target.segments, true) + query,
+          location: withQuery(buildPath(segments, true), target.query),
         };
       }
-      path = join(path, INDEX_FILE);
-      info = Deno.statSync(path);
+      const dir = path;
+      path = join(dir, INDEX_FILE);
+      try {
+        info = Deno.statSync(path);
+      } catch (err) {
+        if (!options.dirListing || !(err instanceof Deno.errors.NotFound)) {
+          throw err;
+        }
+        const status = containmentStatus(rootReal, dir, options.dotfiles);
+        return status === undefined
+          ? { kind: "directory", path: dir }
+          : { kind: "error", status };
+      }
     } else if (target.trailingSlash) {
       // "/file.txt/" names a directory that does not exist.
       return { kind: "error", status: 404 };
     }
     if (!info.isFile) return { kind: "error", status: 404 };
-    if (!isContained(rootReal, path)) return { kind: "error", status: 404 };
+    const status = containmentStatus(rootReal, path, options.dotfiles);
+    if (status !== undefined) return { kind: "error", status };
     return { kind: "file", path, info };
   } catch (err) {
     return { kind: "error", status: statusForFsError(err), cause: err };
@@ -93,12 +166,20 @@ export function lookupFile(
 }
 
 /**
- * Checks that the real path of `path` stays under the root and runs through
- * no dot-directory once symlinks are resolved.
+ * Checks that the real path of `path` stays under the root, and applies
+ * the dotfile policy to it once symlinks are resolved. Returns the status
+ * to refuse with, or undefined when the path may be served.
  */
-function isContained(rootReal: string, path: string): boolean {
+function containmentStatus(
+  rootReal: string,
+  path: string,
+  dotfiles: DotfilesPolicy,
+): 403 | 404 | undefined {
   const real = Deno.realPathSync(path);
-  if (!isInsideRoot(rootReal, real)) return false;
+  if (!isInsideRoot(rootReal, real)) return 404;
+  if (dotfiles === "allow") return undefined;
   const relative = real.slice(rootReal.length);
-  return !relative.split(sep).some((s) => s.charCodeAt(0) === 46);
+  return relative.split(sep).some((s) => s.charCodeAt(0) === 46)
+    ? dotfileStatus(dotfiles)
+    : undefined;
 }

@@ -141,3 +141,8 @@ export function buildPath(
 function fail(reason: string): TargetResult {
   return { kind: "error", status: 400, reason };
 }
+
+/** The decoded URL path of a directory, e.g. `/docs/my files/`. */
+export function directoryUrlPath(segments: readonly string[]): string {
+  return segments.length === 0 ? "/" : "/" + segments.join("/") + "/";
+}

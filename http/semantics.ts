@@ -74,3 +74,51 @@ export function wantsKeepAlive(head: RequestHead): boolean {
   if (close) return false;
   return head.versionMinor >= 1 || keepAlive;
 }
+
+/**
+ * True when a request for a missing path should get the single-page app's
+ * index: a navigation (the client accepts `text/html`) to a path without a
+ * file extension. A missing `app.js` stays a 404, so HTML is never served
+ * where a script or stylesheet was expected.
+ */
+export function isSpaNavigation(
+  segments: readonly string[],
+  accept: string | undefined,
+): boolean {
+  if (accept === undefined) return false;
+  const last = segments[segments.length - 1] ?? "";
+  if (last.lastIndexOf(".") > 0) return false;
+  return listTokens(accept).some((range) => {
+    const [type, ...params] = range.split(";").map((p) => p.trim());
+    if (type !== "text/html") return false;
+    // text/html;q=0 means "anything but HTML".
+    return !params.some((p) => /^q\s*=\s*0(\.0*)?$/.test(p));
+  });
+}
+
+const TOKEN_LIST =
+  /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(\s*,\s*[!#$%&'*+\-.^_`|~0-9A-Za-z]+)*$/;
+
+/**
+ * The extra fields of a CORS preflight answer (Fetch standard), or
+ * undefined when the OPTIONS request is not a preflight (no Origin or no
+ * Access-Control-Request-Method).
+ */
+export function corsPreflightHeaders(
+  head: RequestHead,
+): [string, string][] | undefined {
+  const origin = headerValues(head, "origin");
+  const method = headerValues(head, "access-control-request-method");
+  if (origin.length === 0 || method.length === 0) return undefined;
+  const headers: [string, string][] = [
+    ["Access-Control-Allow-Methods", ALLOW_HEADER_VALUE],
+    ["Access-Control-Max-Age", "86400"],
+  ];
+  const requested = headerValues(head, "access-control-request-headers")
+    .join(", ").trim();
+  if (requested !== "" && TOKEN_LIST.test(requested)) {
+    headers.push(["Access-Control-Allow-Headers", requested]);
+  }
+  headers.push(["Vary", "Access-Control-Request-Headers"]);
+  return headers;
+}

@@ -1,0 +1,230 @@
+/**
+ * The socket side of one connection: buffered reads, writes with
+ * backpressure, and deadlines enforced by one sweeper per server. Also the
+ * per-server context every connection shares.
+ *
+ * @module
+ */
+
+import { SERVER_NAME, type ServerConfig } from "./config.ts";
+import type { RequestHead } from "./http/request.ts";
+import {
+  currentHttpDate,
+  type ResponseHeaders,
+  serializeResponseHead,
+} from "./http/response.ts";
+import { builtInErrorPage } from "./files/error_page.ts";
+import type { CompressedCache } from "./files/compress.ts";
+import type { AccessLog } from "./log.ts";
+
+const encoder = new TextEncoder();
+
+/** Initial size of a connection's read buffer. */
+const READ_BUFFER_BYTES = 16 * 1024;
+
+/** Thrown to end a connection quietly (the peer went away, or must). */
+export class ConnectionClosed extends Error {}
+
+/** What a connection is waiting for, which decides its timeout. */
+export type Phase = "idle" | "head" | "write";
+
+/** Everything the connections of one server share. */
+export interface ServerContext {
+  config: ServerConfig;
+  registry: ConnectionRegistry;
+  /** Compressed variants of small files. */
+  compressedCache: CompressedCache;
+  /** The access log, when enabled. */
+  accessLog?: AccessLog;
+}
+
+/** A request as seen by the responders. */
+export interface Exchange {
+  head: RequestHead;
+  /** True when the connection stays open after the response. */
+  keepAlive: boolean;
+  /** True for HEAD: send the head only. */
+  headOnly: boolean;
+}
+
+/**
+ * The shared state of all connections of one server: the set the timeout
+ * sweeper walks, and the draining flag set by a graceful shutdown.
+ */
+export class ConnectionRegistry {
+  readonly connections = new Set<Connection>();
+  /** True once shutdown began: finish the current response, then close. */
+  draining = false;
+
+  /** Expires connections whose deadline has passed. */
+  sweep(now: number = Date.now()): void {
+    for (const c of this.connections) {
+      if (now >= c.deadline) c.expire();
+    }
+  }
+
+  /** Starts draining: idle connections close now, busy ones after reply. */
+  drain(): void {
+    this.draining = true;
+    for (const c of this.connections) {
+      if (c.phase === "idle") c.close();
+    }
+  }
+
+  /** Closes every connection at once. */
+  closeAll(): void {
+    for (const c of this.connections) c.close();
+  }
+}
+
+/**
+ * The state of one connection: its socket, the bytes read but not yet
+ * consumed (`buffer[start..end]`), the deadline of what it waits for, and
+ * what the current response has sent (for the access log).
+ */
+export class Connection {
+  buffer = new Uint8Array(READ_BUFFER_BYTES);
+  start = 0;
+  end = 0;
+  /** Set once the peer has closed its side. */
+  eof = false;
+  closed = false;
+  /** One reused buffer for streaming files, made on first need. */
+  streamBuffer: Uint8Array | undefined;
+  phase: Phase = "head";
+  /** When the current wait times out (ms since the epoch). */
+  deadline = Infinity;
+  requestsServed = 0;
+  /** When the bytes of the current request began to arrive. */
+  requestStartedAt = Date.now();
+  /** Status of the current response (0 before its head is written). */
+  status = 0;
+  /** Bytes written for the current response. */
+  bytesSent = 0;
+
+  constructor(readonly conn: Deno.Conn, readonly ctx: ServerContext) {}
+
+  /** The server's configuration. */
+  get config(): ServerConfig {
+    return this.ctx.config;
+  }
+
+  /** Reads more bytes into the buffer; returns false at end of stream. */
+  async fill(): Promise<boolean> {
+    if (this.eof || this.closed) return false;
+    if (this.start === this.end) {
+      this.start = 0;
+      this.end = 0;
+    }
+    if (this.end === this.buffer.length) {
+      if (this.start > 0) {
+        this.buffer.copyWithin(0, this.start, this.end);
+        this.end -= this.start;
+        this.start = 0;
+      } else {
+        const bigger = new Uint8Array(this.buffer.length * 2);
+        bigger.set(this.buffer.subarray(0, this.end));
+        this.buffer = bigger;
+      }
+    }
+    // Between requests the idle timeout applies; once a request has begun
+    // (or for the first one) the header timeout: slowloris defence.
+    if (this.end === this.start && this.requestsServed > 0) {
+      this.phase = "idle";
+      this.deadline = Date.now() + this.config.idleTimeoutMs;
+    } else {
+      this.phase = "head";
+      this.deadline = this.requestStartedAt + this.config.headerTimeoutMs;
+    }
+    let n: number | null;
+    try {
+      n = await this.conn.read(this.buffer.subarray(this.end));
+    } catch {
+      n = null;
+    }
+    this.deadline = Infinity;
+    if (n === null) {
+      this.eof = true;
+      return false;
+    }
+    if (this.phase === "idle") this.requestStartedAt = Date.now();
+    this.end += n;
+    return true;
+  }
+
+  /**
+   * Writes all of `bytes`, waiting for the socket (backpressure). Each
+   * write must make progress within the write timeout.
+   */
+  async write(bytes: Uint8Array): Promise<void> {
+    let offset = 0;
+    this.phase = "write";
+    try {
+      while (offset < bytes.length) {
+        this.deadline = Date.now() + this.config.writeTimeoutMs;
+        const n = await this.conn.write(bytes.subarray(offset));
+        offset += n;
+        this.bytesSent += n;
+      }
+    } catch {
+      throw new ConnectionClosed();
+    } finally {
+      this.deadline = Infinity;
+    }
+  }
+
+  /** Serializes a response head and records its status for the log. */
+  encodeHead(status: number, headers: ResponseHeaders): Uint8Array {
+    this.status = status;
+    return encoder.encode(serializeResponseHead(status, headers));
+  }
+
+  /**
+   * Called by the sweeper when the deadline passed: a client that began a
+   * request but did not finish its head in time gets 408; an idle one, or
+   * one that stopped reading, is just closed.
+   */
+  expire(): void {
+    if (this.closed) return;
+    if (this.phase === "head" && this.end > this.start) {
+      this.phase = "write";
+      this.deadline = Infinity;
+      // The handler is blocked in read, so writing here is safe; a client
+      // that does not take even these few bytes is closed anyway.
+      this.conn.write(requestTimeoutResponse()).catch(() => {}).finally(() =>
+        this.close()
+      );
+      setTimeout(() => this.close(), 1000);
+      return;
+    }
+    this.close();
+  }
+
+  /** Closes the socket once; pending reads and writes then fail. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.deadline = Infinity;
+    try {
+      this.conn.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** The complete 408 response sent to a client too slow with its head. */
+function requestTimeoutResponse(): Uint8Array {
+  const body = builtInErrorPage(408);
+  const head = encoder.encode(serializeResponseHead(408, [
+    ["Date", currentHttpDate()],
+    ["Server", SERVER_NAME],
+    ["Connection", "close"],
+    ["Content-Type", "text/html; charset=utf-8"],
+    ["Content-Length", String(body.length)],
+  ]));
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head);
+  out.set(body, head.length);
+  return out;
+}

@@ -1,0 +1,470 @@
+/**
+ * Responding with a file or a directory listing: choose the
+ * representation (identity, a precompressed sidecar, or compressed on the
+ * fly), evaluate preconditions against it, apply ranges, and stream the
+ * bytes with bounded memory.
+ *
+ * @module
+ */
+
+import { once } from "node:events";
+import { ConnectionClosed } from "./connection.ts";
+import type { Connection, Exchange } from "./connection.ts";
+import {
+  type ConditionalHeaders,
+  evaluatePreconditions,
+  ifRangeAllowsRange,
+  type Validators,
+} from "./http/conditional.ts";
+import { formatHttpDate } from "./http/date.ts";
+import { makeBoundary, planMultipartByteranges } from "./http/multipart.ts";
+import {
+  contentRangeValue,
+  parseRange,
+  type RangeDecision,
+  unsatisfiedRangeValue,
+} from "./http/range.ts";
+import { headerValue, type RequestHead } from "./http/request.ts";
+import type { ResponseHeaders } from "./http/response.ts";
+import {
+  chooseRepresentation,
+  compressBytes,
+  createCompressor,
+  MAX_BUFFERED_COMPRESS_BYTES,
+  type RepresentationChoice,
+  SIDECAR_CODINGS,
+} from "./files/compress.ts";
+import { fileETag } from "./files/etag.ts";
+import {
+  type ListingEntry,
+  renderListingHtml,
+  renderListingJson,
+  sortListing,
+  wantsJson,
+} from "./files/listing.ts";
+import { isInsideRoot, statusForFsError } from "./files/lookup.ts";
+import { contentTypeFor, isCompressible } from "./files/media_type.ts";
+import { baseHeaders, HTML_TYPE, sendError, sendGenerated } from "./respond.ts";
+
+/** Files up to this size are read in one go and sent with their head. */
+const SMALL_FILE_BYTES = 64 * 1024;
+/** Chunk size for streaming files through a connection's reused buffer. */
+const STREAM_CHUNK_BYTES = 256 * 1024;
+/** Chunk size fed to a streaming compressor. */
+const COMPRESS_CHUNK_BYTES = 64 * 1024;
+const encoder = new TextEncoder();
+
+/** The conditional request header fields of a request. */
+function conditionalHeaders(head: RequestHead): ConditionalHeaders {
+  return {
+    ifMatch: headerValue(head, "if-match"),
+    ifNoneMatch: headerValue(head, "if-none-match"),
+    ifModifiedSince: headerValue(head, "if-modified-since"),
+    ifUnmodifiedSince: headerValue(head, "if-unmodified-since"),
+  };
+}
+
+const FULL: RangeDecision = { kind: "full" };
+
+/**
+ * Decides whether a GET is answered with part of the file: only when a
+ * Range header is present and an If-Range, if any, still matches
+ * (RFC 9110 §14.2, §13.1.5). Other methods ignore Range.
+ */
+function rangeDecision(
+  head: RequestHead,
+  size: number,
+  validators: Validators,
+): RangeDecision {
+  if (head.method !== "GET") return FULL;
+  const range = headerValue(head, "range");
+  if (range === undefined) return FULL;
+  const ifRange = headerValue(head, "if-range");
+  if (ifRange !== undefined && !ifRangeAllowsRange(ifRange, validators)) {
+    return FULL;
+  }
+  return parseRange(range, size);
+}
+
+/** Validators of an opened file: a strong tag and its mtime. */
+function validatorsOf(info: Deno.FileInfo, variant?: string): Validators {
+  const mtimeMs = info.mtime?.getTime();
+  return {
+    etag: fileETag({
+      size: info.size,
+      mtimeMs: mtimeMs ?? 0,
+      ctimeMs: info.ctime?.getTime() ?? 0,
+      ino: info.ino,
+    }, variant),
+    // Never claim a modification later than the response's Date.
+    lastModifiedMs: mtimeMs === undefined
+      ? undefined
+      : Math.min(mtimeMs, Date.now()),
+  };
+}
+
+/** Codings of the sidecar files beside `path` that stay inside the root. */
+function findSidecars(rootReal: string, path: string): string[] {
+  const found: string[] = [];
+  for (const { coding, suffix } of SIDECAR_CODINGS) {
+    try {
+      if (
+        Deno.statSync(path + suffix).isFile &&
+        isInsideRoot(rootReal, Deno.realPathSync(path + suffix))
+      ) {
+        found.push(coding);
+      }
+    } catch {
+      // no such sidecar
+    }
+  }
+  return found;
+}
+
+function suffixOf(coding: string): string {
+  return SIDECAR_CODINGS.find((s) => s.coding === coding)!.suffix;
+}
+
+/**
+ * Sends a regular file. The file is opened first and its headers describe
+ * what was opened (fstat), so a file replaced after lookup is still
+ * described truthfully. Preconditions are evaluated against the chosen
+ * representation before ranges (RFC 9110 §13.2.2).
+ */
+export async function sendFile(
+  c: Connection,
+  ex: Exchange,
+  path: string,
+  lookedUp: Deno.FileInfo,
+): Promise<void> {
+  let file: Deno.FsFile;
+  try {
+    file = lookedUp.size <= SMALL_FILE_BYTES
+      ? Deno.openSync(path)
+      : await Deno.open(path);
+  } catch (err) {
+    return sendError(c, statusForFsError(err), ex);
+  }
+  try {
+    let info = file.statSync();
+    if (!info.isFile) return await sendError(c, 404, ex);
+    const contentType = contentTypeFor(path);
+    const config = c.config;
+
+    // Choose the representation; every later decision is about it.
+    let choice: RepresentationChoice = {
+      coding: "identity",
+      source: "identity",
+    };
+    const compressible = isCompressible(contentType);
+    const sidecars = config.compression
+      ? findSidecars(config.rootReal, path)
+      : [];
+    const varies = config.compression && (compressible || sidecars.length > 0);
+    if (varies && (ex.head.method === "GET" || ex.head.method === "HEAD")) {
+      choice = chooseRepresentation({
+        acceptEncoding: headerValue(ex.head, "accept-encoding"),
+        sidecars,
+        compressible,
+        size: info.size,
+        rangeRequested: ex.head.method === "GET" &&
+          headerValue(ex.head, "range") !== undefined,
+        canStream: ex.head.versionMinor >= 1,
+      });
+    }
+    if (choice.source === "sidecar") {
+      try {
+        const sidecar = await Deno.open(path + suffixOf(choice.coding));
+        file.close();
+        file = sidecar;
+        info = file.statSync();
+      } catch {
+        choice = { coding: "identity", source: "identity" };
+      }
+    }
+    const validators = validatorsOf(
+      info,
+      choice.source === "dynamic" ? choice.coding : undefined,
+    );
+    const fileHeaders: ResponseHeaders = [["ETag", validators.etag!]];
+    if (validators.lastModifiedMs !== undefined) {
+      fileHeaders.push([
+        "Last-Modified",
+        formatHttpDate(validators.lastModifiedMs),
+      ]);
+    }
+    fileHeaders.push(["Cache-Control", config.cacheControl]);
+    if (varies) fileHeaders.push(["Vary", "Accept-Encoding"]);
+    fileHeaders.push(...config.extraHeaders);
+
+    const outcome = evaluatePreconditions(
+      ex.head.method,
+      conditionalHeaders(ex.head),
+      validators,
+    );
+    if (outcome === "precondition-failed") return await sendError(c, 412, ex);
+    if (outcome === "not-modified") {
+      const headers = baseHeaders(c, ex);
+      headers.push(...fileHeaders);
+      return await c.write(c.encodeHead(304, headers));
+    }
+
+    const headers = baseHeaders(c, ex);
+    headers.push(["Content-Type", contentType]);
+    if (choice.coding !== "identity") {
+      headers.push(["Content-Encoding", choice.coding]);
+    }
+    if (choice.source === "dynamic") {
+      return await sendCompressed(c, ex, file, info, choice.coding, [
+        ...headers,
+        ...fileHeaders,
+      ]);
+    }
+
+    const size = info.size;
+    const decision = choice.source === "identity"
+      ? rangeDecision(ex.head, size, validators)
+      : FULL;
+    if (decision.kind === "unsatisfiable") {
+      return await sendError(c, 416, ex, [[
+        "Content-Range",
+        unsatisfiedRangeValue(size),
+      ]]);
+    }
+    headers.push(["Accept-Ranges", "bytes"]);
+    if (decision.kind === "partial" && decision.ranges.length === 1) {
+      const range = decision.ranges[0];
+      const length = range.end - range.start + 1;
+      headers.push(
+        ["Content-Length", String(length)],
+        ["Content-Range", contentRangeValue(range, size)],
+        ...fileHeaders,
+      );
+      await c.write(c.encodeHead(206, headers));
+      return await streamRange(c, file, range.start, length);
+    }
+    if (decision.kind === "partial") {
+      const plan = planMultipartByteranges(
+        decision.ranges,
+        size,
+        contentType,
+        makeBoundary(),
+      );
+      // The multipart type replaces the file's own Content-Type.
+      headers.splice(
+        headers.findIndex(([name]) => name === "Content-Type"),
+        1,
+        ["Content-Type", plan.contentType],
+      );
+      headers.push(
+        ["Content-Length", String(plan.contentLength)],
+        ...fileHeaders,
+      );
+      await c.write(c.encodeHead(206, headers));
+      for (const part of plan.parts) {
+        await c.write(part.head);
+        const { start, end } = part.range;
+        await streamRange(c, file, start, end - start + 1);
+      }
+      return await c.write(plan.tail);
+    }
+
+    headers.push(["Content-Length", String(size)], ...fileHeaders);
+    const head = c.encodeHead(200, headers);
+    if (ex.headOnly || size === 0) return await c.write(head);
+    if (size <= SMALL_FILE_BYTES) {
+      return await sendWithHead(c, head, file, size);
+    }
+    await c.write(head);
+    await streamRange(c, file, 0, size);
+  } finally {
+    file.close();
+  }
+}
+
+/** Sends a small file's head and whole body in a single write. */
+async function sendWithHead(
+  c: Connection,
+  head: Uint8Array,
+  file: Deno.FsFile,
+  size: number,
+): Promise<void> {
+  const out = new Uint8Array(head.length + size);
+  out.set(head);
+  const filled = head.length + readFully(file, out.subarray(head.length));
+  await c.write(out.subarray(0, filled));
+  // A file that shrank under us cannot honour its Content-Length.
+  if (filled < out.length) throw new ConnectionClosed();
+}
+
+/** Reads into `target` until full or end of file; returns bytes read. */
+function readFully(file: Deno.FsFile, target: Uint8Array): number {
+  let filled = 0;
+  while (filled < target.length) {
+    const n = file.readSync(target.subarray(filled));
+    if (n === null || n === 0) break;
+    filled += n;
+  }
+  return filled;
+}
+
+/**
+ * Copies `length` bytes of `file` from `start` to the connection through
+ * the connection's reused buffer. If the file ends early the connection is
+ * closed: sending fewer bytes than Content-Length promised is the only
+ * honest signal left.
+ */
+async function streamRange(
+  c: Connection,
+  file: Deno.FsFile,
+  start: number,
+  length: number,
+): Promise<void> {
+  if (start > 0) await file.seek(start, Deno.SeekMode.Start);
+  c.streamBuffer ??= new Uint8Array(STREAM_CHUNK_BYTES);
+  const buf = c.streamBuffer;
+  let remaining = length;
+  while (remaining > 0) {
+    const n = await file.read(buf.subarray(0, Math.min(buf.length, remaining)));
+    if (n === null || n === 0) throw new ConnectionClosed();
+    await c.write(buf.subarray(0, n));
+    remaining -= n;
+  }
+}
+
+/**
+ * Sends a file compressed on the fly. Small files are compressed whole,
+ * cached by their ETag, and sent with an exact Content-Length; larger ones
+ * stream through a compressor as chunked transfer coding.
+ */
+async function sendCompressed(
+  c: Connection,
+  ex: Exchange,
+  file: Deno.FsFile,
+  info: Deno.FileInfo,
+  coding: string,
+  headers: ResponseHeaders,
+): Promise<void> {
+  if (info.size <= MAX_BUFFERED_COMPRESS_BYTES) {
+    const etag = headers.find(([name]) => name === "ETag")![1];
+    const key = `${coding}:${etag}`;
+    let body = c.ctx.compressedCache.get(key);
+    if (body === undefined) {
+      const identity = new Uint8Array(info.size);
+      if (readFully(file, identity) < info.size) throw new ConnectionClosed();
+      body = await compressBytes(identity, coding);
+      c.ctx.compressedCache.set(key, body);
+    }
+    headers.push(["Content-Length", String(body.length)]);
+    const head = c.encodeHead(200, headers);
+    if (ex.headOnly) return c.write(head);
+    const out = new Uint8Array(head.length + body.length);
+    out.set(head);
+    out.set(body, head.length);
+    return c.write(out);
+  }
+  headers.push(["Transfer-Encoding", "chunked"]);
+  await c.write(c.encodeHead(200, headers));
+  if (ex.headOnly) return;
+  await streamCompressed(c, file, info.size, coding);
+}
+
+/**
+ * Pipes `size` bytes of `file` through a compressor into chunked framing.
+ * Memory stays bounded: the reader waits for the compressor to drain, and
+ * the compressor's output is written (awaited) chunk by chunk.
+ */
+async function streamCompressed(
+  c: Connection,
+  file: Deno.FsFile,
+  size: number,
+  coding: string,
+): Promise<void> {
+  const compressor = createCompressor(coding);
+  let truncated = false;
+  const feed = (async () => {
+    let remaining = size;
+    while (remaining > 0) {
+      const chunk = new Uint8Array(Math.min(COMPRESS_CHUNK_BYTES, remaining));
+      const n = await file.read(chunk);
+      if (n === null || n === 0) {
+        truncated = true;
+        break;
+      }
+      remaining -= n;
+      if (!compressor.write(chunk.subarray(0, n))) {
+        await once(compressor, "drain");
+      }
+    }
+    compressor.end();
+  })();
+  feed.catch(() => compressor.destroy());
+  try {
+    for await (const out of compressor as AsyncIterable<Uint8Array>) {
+      if (out.length === 0) continue;
+      await c.write(encoder.encode(out.length.toString(16) + "\r\n"));
+      await c.write(out);
+      await c.write(CRLF);
+    }
+    await feed;
+  } finally {
+    compressor.destroy();
+  }
+  // Without the last chunk the client sees the body as incomplete.
+  if (truncated) throw new ConnectionClosed();
+  await c.write(LAST_CHUNK);
+}
+
+const CRLF = encoder.encode("\r\n");
+const LAST_CHUNK = encoder.encode("0\r\n\r\n");
+
+/**
+ * Sends an HTML (or, when preferred, JSON) listing of a directory without
+ * an index. Dot entries are hidden unless dotfiles are allowed; entries
+ * that cannot be stat-ed (dangling links) are left out.
+ */
+export async function sendListing(
+  c: Connection,
+  ex: Exchange,
+  dirPath: string,
+  urlPath: string,
+): Promise<void> {
+  const entries: ListingEntry[] = [];
+  try {
+    for await (const entry of Deno.readDir(dirPath)) {
+      if (
+        c.config.lookup.dotfiles !== "allow" && entry.name.startsWith(".")
+      ) {
+        continue;
+      }
+      try {
+        const info = Deno.statSync(dirPath + "/" + entry.name);
+        if (!info.isFile && !info.isDirectory) continue;
+        entries.push({
+          name: entry.name,
+          isDirectory: info.isDirectory,
+          size: info.size,
+          mtimeMs: info.mtime?.getTime() ?? null,
+        });
+      } catch {
+        // vanished or dangling: leave it out
+      }
+    }
+  } catch (err) {
+    return sendError(c, statusForFsError(err), ex);
+  }
+  const sorted = sortListing(entries);
+  const json = wantsJson(headerValue(ex.head, "accept"));
+  const body = encoder.encode(
+    json
+      ? renderListingJson(urlPath, sorted)
+      : renderListingHtml(urlPath, sorted),
+  );
+  await sendGenerated(
+    c,
+    ex,
+    json ? "application/json; charset=utf-8" : HTML_TYPE,
+    body,
+    [["Cache-Control", "no-cache"]],
+  );
+}
