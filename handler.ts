@@ -99,15 +99,17 @@ async function serveOneRequest(
 ): Promise<boolean> {
   const limits = c.config.headLimits;
   c.requestStartedAt = Date.now();
-  // Read until a whole head is buffered.
-  let scanned = c.start;
+  // Read until a whole head is buffered. `scanned` counts bytes after
+  // `start` already searched: fill() may move the bytes, never reorder them.
+  let scanned = 0;
   let headEnd = -1;
   while (true) {
+    const before = c.start;
     c.start = skipEmptyLines(c.buffer, c.start, c.end);
-    if (scanned < c.start) scanned = c.start;
-    headEnd = findHeadEnd(c.buffer, c.start, c.end, scanned);
+    scanned = Math.max(0, scanned - (c.start - before));
+    headEnd = findHeadEnd(c.buffer, c.start, c.end, c.start + scanned);
     if (headEnd >= 0) break;
-    scanned = c.end;
+    scanned = c.end - c.start;
     const tooBig = checkIncompleteHead(c.buffer, c.start, c.end, limits);
     if (tooBig) {
       await sendError(c, tooBig.status, undefined);
