@@ -121,7 +121,9 @@ export function parseCommandLine(args: string[]): CliResult {
     const parsedPort = parsePort(positionals[0]);
     if (parsedPort === undefined) {
       return usageError(
-        `invalid port "${positionals[0]}": use a whole number from 0 to 65535`,
+        `invalid port ${
+          quote(positionals[0])
+        }: use a whole number from 0 to 65535`,
       );
     }
     port = parsedPort;
@@ -137,7 +139,9 @@ export function parseCommandLine(args: string[]): CliResult {
       cacheControl !== cacheControl.trim())
   ) {
     return usageError(
-      `invalid --cache-control "${cacheControl}": use a header value such ` +
+      `invalid --cache-control ${
+        quote(cacheControl)
+      }: use a header value such ` +
         `as "public, max-age=3600"`,
     );
   }
@@ -149,7 +153,7 @@ export function parseCommandLine(args: string[]): CliResult {
     const seconds = parseSeconds(text);
     if (seconds === undefined) {
       return usageError(
-        `invalid --${flag} "${text}": use a number of seconds above 0, ` +
+        `invalid --${flag} ${quote(text)}: use a number of seconds above 0, ` +
           `such as 10 or 0.5`,
       );
     }
@@ -161,7 +165,7 @@ export function parseCommandLine(args: string[]): CliResult {
     const count = parseCount(text);
     if (count === undefined) {
       return usageError(
-        `invalid --${flag} "${text}": use a whole number of at least 1`,
+        `invalid --${flag} ${quote(text)}: use a whole number of at least 1`,
       );
     }
     config[key] = count;
@@ -169,7 +173,7 @@ export function parseCommandLine(args: string[]): CliResult {
   const dotfiles = values.dotfiles ?? "ignore";
   if (dotfiles !== "allow" && dotfiles !== "deny" && dotfiles !== "ignore") {
     return usageError(
-      `invalid --dotfiles "${dotfiles}": use allow, deny or ignore`,
+      `invalid --dotfiles ${quote(dotfiles)}: use allow, deny or ignore`,
     );
   }
   config.lookup = {
@@ -189,7 +193,9 @@ export function parseCommandLine(args: string[]): CliResult {
   config.extraHeaders = extraHeaders;
   const logFormat = values["log-format"] ?? "text";
   if (logFormat !== "text" && logFormat !== "json") {
-    return usageError(`invalid --log-format "${logFormat}": use text or json`);
+    return usageError(
+      `invalid --log-format ${quote(logFormat)}: use text or json`,
+    );
   }
   config.logFormat = values.quiet ? "off" : logFormat;
   return { kind: "run", options: { port, root, host, config } };
@@ -245,12 +251,12 @@ const RESERVED_HEADERS = new Set([
 export function parseHeaderFlag(text: string): [string, string] | string {
   const colon = text.indexOf(":");
   if (colon < 0) {
-    return `invalid --header "${text}": use "Name: value"`;
+    return `invalid --header ${quote(text)}: use "Name: value"`;
   }
   const name = text.slice(0, colon);
   const value = text.slice(colon + 1).trim();
   if (!isToken(name)) {
-    return `invalid --header name "${name}": use letters, digits and -`;
+    return `invalid --header name ${quote(name)}: use letters, digits and -`;
   }
   if (!isFieldValue(value)) {
     return `invalid --header value for ${name}: control characters are not allowed`;
@@ -268,6 +274,16 @@ export function parsePort(text: string): number | undefined {
   return port <= 65535 ? port : undefined;
 }
 
+/** Quotes user input for a message, escaping line breaks and controls. */
+function quote(text: string): string {
+  return JSON.stringify(text);
+}
+
+/** Shows a word as it is when plain, quoted when it holds odd characters. */
+function plainOrQuoted(text: string): string {
+  return /^[\x21-\x7e]+$/.test(text) ? text : quote(text);
+}
+
 function usageError(message: string): CliResult {
   return { kind: "usage-error", message };
 }
@@ -278,11 +294,15 @@ function describeParseError(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
     const m = /'([^']+)'/.exec(message);
-    return `unknown option ${m ? m[1] : ""}`.trim();
+    return `unknown option ${m ? plainOrQuoted(m[1]) : ""}`.trim();
   }
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
-    const m = /'(--?[^' ]+)/.exec(message);
-    return `option ${m ? m[1] : ""} needs a value`.replace("  ", " ");
+    // Either "--x <value>" is missing its value, or a boolean got one.
+    const names = /'(?:-\w, )?(--?[^' ]+)/.exec(message);
+    const name = names ? names[1] : "option";
+    return message.includes("does not take an argument")
+      ? `option ${name} takes no value`
+      : `option ${name} needs a value`;
   }
-  return message.split("\n")[0];
+  return quote(message.split("\n")[0]);
 }

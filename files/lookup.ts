@@ -12,6 +12,7 @@
 
 import { join, sep } from "node:path";
 import { buildPath, hasDotSegment, type ResolvedTarget } from "./target.ts";
+import { type FileCache, stampOf } from "./cache.ts";
 
 /** The outcome of {@linkcode lookupFile}. */
 export type LookupResult =
@@ -101,6 +102,7 @@ export function lookupFile(
   rootReal: string,
   target: ResolvedTarget,
   options: LookupOptions = DEFAULT_LOOKUP_OPTIONS,
+  cache?: FileCache,
 ): LookupResult {
   const { segments } = target;
   if (options.dotfiles !== "allow" && hasDotSegment(segments)) {
@@ -157,8 +159,12 @@ export function lookupFile(
       return { kind: "error", status: 404 };
     }
     if (!info.isFile) return { kind: "error", status: 404 };
-    const status = containmentStatus(rootReal, path, options.dotfiles);
-    if (status !== undefined) return { kind: "error", status };
+    // A cached file was checked when it was cached, and `stat` (which
+    // follows links) still finds exactly those contents at this path.
+    if (cache?.get(path, stampOf(info)) === undefined) {
+      const status = containmentStatus(rootReal, path, options.dotfiles);
+      if (status !== undefined) return { kind: "error", status };
+    }
     return { kind: "file", path, info };
   } catch (err) {
     return { kind: "error", status: statusForFsError(err), cause: err };

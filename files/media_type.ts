@@ -76,6 +76,9 @@ export function contentTypeFor(fileName: string): string {
 /** True when mime-db marks the media type as worth compressing. */
 export function isCompressible(contentType: string): boolean {
   const semi = contentType.indexOf(";");
-  const type = semi < 0 ? contentType : contentType.slice(0, semi);
+  const type = (semi < 0 ? contentType : contentType.slice(0, semi))
+    .toLowerCase();
+  // Unknown content is usually binary: compressing it wastes CPU.
+  if (type === DEFAULT_MEDIA_TYPE) return false;
   return compressible.has(type) || type.startsWith("text/");
 }

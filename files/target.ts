@@ -24,6 +24,7 @@ export type TargetResult =
 
 const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)([^#]*)$/i;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+const utf8Encoder = new TextEncoder();
 
 /**
  * Resolves a request-target in origin-form (`/a/b?q`), absolute-form
@@ -81,7 +82,9 @@ export function resolveTarget(target: string): TargetResult {
 export function percentDecode(text: string): string | undefined {
   const first = text.indexOf("%");
   if (first < 0) return text;
-  const bytes = new Uint8Array(text.length);
+  // Non-ASCII characters (which request-targets never hold, but callers
+  // might pass) take up to 3 UTF-8 bytes per UTF-16 unit.
+  const bytes = new Uint8Array(text.length * 3);
   let n = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -91,8 +94,15 @@ export function percentDecode(text: string): string | undefined {
       if (hi < 0 || lo < 0) return undefined;
       bytes[n++] = hi * 16 + lo;
       i += 2;
+    } else if (c < 0x80) {
+      bytes[n++] = c;
     } else {
-      bytes[n++] = c; // the parser only lets visible ASCII through
+      const cp = text.codePointAt(i)!;
+      if (cp > 0xffff) i++;
+      n += utf8Encoder.encodeInto(
+        String.fromCodePoint(cp),
+        bytes.subarray(n),
+      ).written;
     }
   }
   try {
@@ -134,7 +144,7 @@ export function buildPath(
   trailingSlash: boolean,
 ): string {
   let out = "";
-  for (const s of segments) out += "/" + encodeSegment(s);
+  for (const s of segments) if (s !== "") out += "/" + encodeSegment(s);
   return trailingSlash || out === "" ? out + "/" : out;
 }
 

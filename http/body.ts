@@ -186,23 +186,29 @@ export class ChunkedDecoder {
         case State.TrailerStart:
           if (c === 0x0d) {
             this.#state = State.FinalLf;
-          } else {
+            i++;
+          } else if (isTrailerByte(c)) {
             this.#state = State.TrailerLine;
+          } else {
+            return this.#fail(i - start, "Malformed trailer");
           }
-          i++;
           break;
         case State.TrailerLine:
+          // Every trailer byte counts towards the limit, line ends included.
           if (++this.#trailerBytes > MAX_TRAILER_BYTES) {
             return this.#fail(i - start, "Trailer section too large");
           }
           if (c === 0x0d) this.#state = State.TrailerLf;
-          else if (c === 0x0a || c === 0) {
+          else if (!isTrailerByte(c)) {
             return this.#fail(i - start, "Malformed trailer");
           }
           i++;
           break;
         case State.TrailerLf:
           if (c !== 0x0a) return this.#fail(i - start, "Expected CRLF");
+          if (++this.#trailerBytes > MAX_TRAILER_BYTES) {
+            return this.#fail(i - start, "Trailer section too large");
+          }
           this.#state = State.TrailerStart;
           i++;
           break;
@@ -217,6 +223,11 @@ export class ChunkedDecoder {
   #fail(consumed: number, error: string): ChunkedProgress {
     return { consumed, done: false, error };
   }
+}
+
+/** Bytes allowed in a trailer line: visible ASCII, obs-text, SP, HTAB. */
+function isTrailerByte(c: number): boolean {
+  return c === 0x09 || (c >= 0x20 && c !== 0x7f);
 }
 
 function hexValue(c: number): number {

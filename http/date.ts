@@ -64,7 +64,12 @@ function buildDate(
 ): number | undefined {
   const month = MONTH_NAMES.indexOf(monthName);
   if (hour > 23 || minute > 59 || second > 60 || day < 1) return undefined;
-  const ms = Date.UTC(year, month, day, hour, minute, Math.min(second, 59));
+  const date = new Date(
+    Date.UTC(2000, month, day, hour, minute, Math.min(second, 59)),
+  );
+  // Date.UTC reads years 0-99 as 1900-1999; set the year explicitly.
+  date.setUTCFullYear(year, month, day);
+  const ms = date.getTime();
   // Reject dates such as 31 Feb, which Date.UTC would silently roll over.
   if (new Date(ms).getUTCDate() !== day) return undefined;
   return ms;

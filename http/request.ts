@@ -169,7 +169,9 @@ export function checkIncompleteHead(
 ): HeadError | undefined {
   const lineEnd = buf.indexOf(LF, start);
   if (lineEnd < 0 || lineEnd >= end) {
-    if (end - start > limits.maxRequestLineBytes) {
+    // A CR waiting for its LF is not part of the line.
+    const length = end - start - (buf[end - 1] === CR ? 1 : 0);
+    if (length > limits.maxRequestLineBytes) {
       return { kind: "error", status: 414, reason: "Request line too long" };
     }
     return undefined;

@@ -57,7 +57,7 @@ export function serializeResponseHead(
   return out + "\r\n";
 }
 
-let cachedSecond = -1;
+let cachedSecond = NaN; // matches no second, so the first call formats
 let cachedDate = "";
 
 /**

@@ -1,0 +1,101 @@
+/**
+ * The hot-file cache: small files held in memory with their validators,
+ * so a repeated request costs one `stat` instead of open, read and close.
+ * An entry is used only while the file's inode, size, mtime and ctime are
+ * exactly those it was read with, so a changed file is never served stale.
+ *
+ * @module
+ */
+
+/** The identity of a file's contents as far as `stat` can tell. */
+export interface FileStamp {
+  ino: number | null;
+  dev: number;
+  size: number;
+  mtimeMs: number | null;
+  ctimeMs: number | null;
+}
+
+/** Reads the stamp of a Deno.FileInfo. */
+export function stampOf(info: Deno.FileInfo): FileStamp {
+  return {
+    ino: info.ino,
+    dev: info.dev,
+    size: info.size,
+    mtimeMs: info.mtime?.getTime() ?? null,
+    ctimeMs: info.ctime?.getTime() ?? null,
+  };
+}
+
+/** True when two stamps describe the same contents. */
+export function sameStamp(a: FileStamp, b: FileStamp): boolean {
+  return a.ino === b.ino && a.dev === b.dev && a.size === b.size &&
+    a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+}
+
+/** A cached file: its stamp, its bytes and facts derived from them once. */
+export interface CachedFile {
+  stamp: FileStamp;
+  body: Uint8Array;
+  /** Sidecar codings found beside the file, and when they were looked for. */
+  sidecars?: { codings: string[]; checkedAt: number };
+}
+
+/**
+ * A byte-bounded map from file path to contents, least recently used out
+ * first. Only files up to `maxFileBytes` are kept.
+ */
+export class FileCache {
+  #entries = new Map<string, CachedFile>();
+  #bytes = 0;
+
+  constructor(readonly maxBytes: number, readonly maxFileBytes: number) {}
+
+  /** Total bytes of file contents held. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Number of entries. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /**
+   * Returns the entry for `path` if it still matches `stamp`; drops a
+   * stale one. Recency is not refreshed on every hit (a Map delete and
+   * insert per request costs more than the eviction order gains).
+   */
+  get(path: string, stamp: FileStamp): CachedFile | undefined {
+    const entry = this.#entries.get(path);
+    if (entry === undefined) return undefined;
+    if (sameStamp(entry.stamp, stamp)) return entry;
+    this.#delete(path, entry);
+    return undefined;
+  }
+
+  /** True when a file of this size is worth caching. */
+  accepts(size: number): boolean {
+    return size <= this.maxFileBytes && size <= this.maxBytes;
+  }
+
+  /** Stores contents read with `stamp`, evicting old entries to fit. */
+  set(path: string, stamp: FileStamp, body: Uint8Array): CachedFile {
+    const entry: CachedFile = { stamp, body };
+    if (!this.accepts(body.length)) return entry;
+    const old = this.#entries.get(path);
+    if (old !== undefined) this.#delete(path, old);
+    this.#entries.set(path, entry);
+    this.#bytes += body.length;
+    for (const [key, value] of this.#entries) {
+      if (this.#bytes <= this.maxBytes) break;
+      this.#delete(key, value);
+    }
+    return entry;
+  }
+
+  #delete(path: string, entry: CachedFile): void {
+    this.#entries.delete(path);
+    this.#bytes -= entry.body.length;
+  }
+}
