@@ -44,6 +44,10 @@ export interface ServerConfig {
   compression: boolean;
   /** Bytes of compressed variants kept in memory. */
   compressionCacheBytes: number;
+  /** Bytes of small files kept in memory (0 turns the cache off). */
+  fileCacheBytes: number;
+  /** Largest file kept in the file cache. */
+  fileCacheMaxFileBytes: number;
   /** Unknown extension-less HTML requests get /index.html (200). */
   spa: boolean;
   /** `Access-Control-Allow-Origin: *` and answered preflights. */
@@ -81,6 +85,8 @@ export function defaultConfig(rootReal: string): ServerConfig {
     lookup: DEFAULT_LOOKUP_OPTIONS,
     compression: true,
     compressionCacheBytes: 16 * 1024 * 1024,
+    fileCacheBytes: 64 * 1024 * 1024,
+    fileCacheMaxFileBytes: 1024 * 1024,
     spa: false,
     cors: false,
     extraHeaders: [],

@@ -15,6 +15,7 @@ import {
 } from "./http/response.ts";
 import { builtInErrorPage } from "./files/error_page.ts";
 import type { CompressedCache } from "./files/compress.ts";
+import type { FileCache } from "./files/cache.ts";
 import type { AccessLog } from "./log.ts";
 
 const encoder = new TextEncoder();
@@ -32,6 +33,8 @@ export type Phase = "idle" | "head" | "write";
 export interface ServerContext {
   config: ServerConfig;
   registry: ConnectionRegistry;
+  /** Small files held in memory. */
+  fileCache: FileCache;
   /** Compressed variants of small files. */
   compressedCache: CompressedCache;
   /** The access log, when enabled. */

@@ -35,6 +35,7 @@ import {
   SIDECAR_CODINGS,
 } from "./files/compress.ts";
 import { fileETag } from "./files/etag.ts";
+import { type CachedFile, type FileStamp, stampOf } from "./files/cache.ts";
 import {
   type ListingEntry,
   renderListingHtml,
@@ -86,22 +87,24 @@ function rangeDecision(
   return parseRange(range, size);
 }
 
-/** Validators of an opened file: a strong tag and its mtime. */
-function validatorsOf(info: Deno.FileInfo, variant?: string): Validators {
-  const mtimeMs = info.mtime?.getTime();
+/** Validators of a file's contents: a strong tag and its mtime. */
+function validatorsOf(stamp: FileStamp, variant?: string): Validators {
   return {
     etag: fileETag({
-      size: info.size,
-      mtimeMs: mtimeMs ?? 0,
-      ctimeMs: info.ctime?.getTime() ?? 0,
-      ino: info.ino,
+      size: stamp.size,
+      mtimeMs: stamp.mtimeMs ?? 0,
+      ctimeMs: stamp.ctimeMs ?? 0,
+      ino: stamp.ino,
     }, variant),
     // Never claim a modification later than the response's Date.
-    lastModifiedMs: mtimeMs === undefined
+    lastModifiedMs: stamp.mtimeMs === null
       ? undefined
-      : Math.min(mtimeMs, Date.now()),
+      : Math.min(stamp.mtimeMs, Date.now()),
   };
 }
+
+/** How long a cached list of sidecar files is trusted. */
+const SIDECAR_RECHECK_MS = 1000;
 
 /** Codings of the sidecar files beside `path` that stay inside the root. */
 function findSidecars(rootReal: string, path: string): string[] {
@@ -121,69 +124,154 @@ function findSidecars(rootReal: string, path: string): string[] {
   return found;
 }
 
+/** Sidecars of a file, remembered on its cache entry for a second. */
+function sidecarsOf(c: Connection, path: string, opened: Opened): string[] {
+  const entry = opened.entry;
+  const now = Date.now();
+  if (entry?.sidecars && now - entry.sidecars.checkedAt < SIDECAR_RECHECK_MS) {
+    return entry.sidecars.codings;
+  }
+  const codings = findSidecars(c.config.rootReal, path);
+  if (entry) entry.sidecars = { codings, checkedAt: now };
+  return codings;
+}
+
 function suffixOf(coding: string): string {
   return SIDECAR_CODINGS.find((s) => s.coding === coding)!.suffix;
 }
 
+/** Where a representation's bytes come from. */
+type Body =
+  | { kind: "memory"; bytes: Uint8Array }
+  | { kind: "file"; file: Deno.FsFile };
+
+/** A file ready to send: what `stat` says of it and its bytes. */
+interface Opened {
+  stamp: FileStamp;
+  body: Body;
+  /** The cache entry, when the file is held in memory. */
+  entry?: CachedFile;
+}
+
 /**
- * Sends a regular file. The file is opened first and its headers describe
- * what was opened (fstat), so a file replaced after lookup is still
- * described truthfully. Preconditions are evaluated against the chosen
- * representation before ranges (RFC 9110 §13.2.2).
+ * Opens a file for sending. A cached copy is used while `statInfo` (from
+ * the lookup) matches it; otherwise the file is opened and its headers
+ * will describe what was opened (fstat), so a file replaced after lookup
+ * is still described truthfully. Small files are read whole and cached.
+ * Returns an error status when the file cannot be opened.
+ */
+async function openFile(
+  c: Connection,
+  path: string,
+  statInfo: Deno.FileInfo,
+): Promise<Opened | 403 | 404 | 500> {
+  const cache = c.ctx.fileCache;
+  const hit = cache.get(path, stampOf(statInfo));
+  if (hit !== undefined) {
+    return {
+      stamp: hit.stamp,
+      body: { kind: "memory", bytes: hit.body },
+      entry: hit,
+    };
+  }
+  let file: Deno.FsFile;
+  try {
+    file = statInfo.size <= SMALL_FILE_BYTES
+      ? Deno.openSync(path)
+      : await Deno.open(path);
+  } catch (err) {
+    return statusForFsError(err);
+  }
+  let info: Deno.FileInfo;
+  try {
+    info = file.statSync();
+  } catch (err) {
+    file.close();
+    return statusForFsError(err);
+  }
+  if (!info.isFile) {
+    file.close();
+    return 404;
+  }
+  const stamp = stampOf(info);
+  if (!cache.accepts(stamp.size)) {
+    return { stamp, body: { kind: "file", file } };
+  }
+  try {
+    const bytes = new Uint8Array(stamp.size);
+    // A file that changed size while read is served from disk instead.
+    if (readFully(file, bytes) !== stamp.size) {
+      await file.seek(0, Deno.SeekMode.Start);
+      return { stamp, body: { kind: "file", file } };
+    }
+    file.close();
+    const entry = cache.set(path, stamp, bytes);
+    return { stamp, body: { kind: "memory", bytes }, entry };
+  } catch (err) {
+    file.close();
+    return statusForFsError(err);
+  }
+}
+
+function closeBody(body: Body): void {
+  if (body.kind === "file") {
+    try {
+      body.file.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/**
+ * Sends a regular file: chooses the representation (identity, sidecar or
+ * compressed on the fly), evaluates preconditions against it before
+ * ranges (RFC 9110 §13.2.2), then sends all of it, one range, or several
+ * as multipart/byteranges.
  */
 export async function sendFile(
   c: Connection,
   ex: Exchange,
   path: string,
-  lookedUp: Deno.FileInfo,
+  statInfo: Deno.FileInfo,
 ): Promise<void> {
-  let file: Deno.FsFile;
+  const identity = await openFile(c, path, statInfo);
+  if (typeof identity === "number") return sendError(c, identity, ex);
+  let rep = identity;
   try {
-    file = lookedUp.size <= SMALL_FILE_BYTES
-      ? Deno.openSync(path)
-      : await Deno.open(path);
-  } catch (err) {
-    return sendError(c, statusForFsError(err), ex);
-  }
-  try {
-    let info = file.statSync();
-    if (!info.isFile) return await sendError(c, 404, ex);
-    const contentType = contentTypeFor(path);
     const config = c.config;
+    const contentType = contentTypeFor(path);
+    const { method } = ex.head;
 
     // Choose the representation; every later decision is about it.
-    let choice: RepresentationChoice = {
-      coding: "identity",
-      source: "identity",
-    };
+    let choice: RepresentationChoice = IDENTITY;
     const compressible = isCompressible(contentType);
-    const sidecars = config.compression
-      ? findSidecars(config.rootReal, path)
-      : [];
+    const sidecars = config.compression ? sidecarsOf(c, path, identity) : [];
     const varies = config.compression && (compressible || sidecars.length > 0);
-    if (varies && (ex.head.method === "GET" || ex.head.method === "HEAD")) {
+    if (varies && (method === "GET" || method === "HEAD")) {
       choice = chooseRepresentation({
         acceptEncoding: headerValue(ex.head, "accept-encoding"),
         sidecars,
         compressible,
-        size: info.size,
-        rangeRequested: ex.head.method === "GET" &&
+        size: identity.stamp.size,
+        rangeRequested: method === "GET" &&
           headerValue(ex.head, "range") !== undefined,
         canStream: ex.head.versionMinor >= 1,
       });
     }
     if (choice.source === "sidecar") {
+      const sidecarPath = path + suffixOf(choice.coding);
+      let sidecar: Opened | number = 404;
       try {
-        const sidecar = await Deno.open(path + suffixOf(choice.coding));
-        file.close();
-        file = sidecar;
-        info = file.statSync();
+        sidecar = await openFile(c, sidecarPath, Deno.statSync(sidecarPath));
       } catch {
-        choice = { coding: "identity", source: "identity" };
+        // vanished since it was found: fall back to identity
       }
+      if (typeof sidecar === "number") choice = IDENTITY;
+      else rep = sidecar;
     }
     const validators = validatorsOf(
-      info,
+      rep.stamp,
       choice.source === "dynamic" ? choice.coding : undefined,
     );
     const fileHeaders: ResponseHeaders = [["ETag", validators.etag!]];
@@ -195,17 +283,17 @@ export async function sendFile(
     }
     fileHeaders.push(["Cache-Control", config.cacheControl]);
     if (varies) fileHeaders.push(["Vary", "Accept-Encoding"]);
-    fileHeaders.push(...config.extraHeaders);
+    for (const header of config.extraHeaders) fileHeaders.push(header);
 
     const outcome = evaluatePreconditions(
-      ex.head.method,
+      method,
       conditionalHeaders(ex.head),
       validators,
     );
     if (outcome === "precondition-failed") return await sendError(c, 412, ex);
     if (outcome === "not-modified") {
       const headers = baseHeaders(c, ex);
-      headers.push(...fileHeaders);
+      for (const header of fileHeaders) headers.push(header);
       return await c.write(c.encodeHead(304, headers));
     }
 
@@ -215,13 +303,11 @@ export async function sendFile(
       headers.push(["Content-Encoding", choice.coding]);
     }
     if (choice.source === "dynamic") {
-      return await sendCompressed(c, ex, file, info, choice.coding, [
-        ...headers,
-        ...fileHeaders,
-      ]);
+      for (const header of fileHeaders) headers.push(header);
+      return await sendCompressed(c, ex, rep, choice.coding, headers);
     }
 
-    const size = info.size;
+    const size = rep.stamp.size;
     const decision = choice.source === "identity"
       ? rangeDecision(ex.head, size, validators)
       : FULL;
@@ -241,7 +327,7 @@ export async function sendFile(
         ...fileHeaders,
       );
       await c.write(c.encodeHead(206, headers));
-      return await streamRange(c, file, range.start, length);
+      return await writeRange(c, rep.body, range.start, length);
     }
     if (decision.kind === "partial") {
       const plan = planMultipartByteranges(
@@ -251,11 +337,10 @@ export async function sendFile(
         makeBoundary(),
       );
       // The multipart type replaces the file's own Content-Type.
-      headers.splice(
-        headers.findIndex(([name]) => name === "Content-Type"),
-        1,
-        ["Content-Type", plan.contentType],
-      );
+      headers[headers.findIndex(([name]) => name === "Content-Type")] = [
+        "Content-Type",
+        plan.contentType,
+      ];
       headers.push(
         ["Content-Length", String(plan.contentLength)],
         ...fileHeaders,
@@ -264,22 +349,39 @@ export async function sendFile(
       for (const part of plan.parts) {
         await c.write(part.head);
         const { start, end } = part.range;
-        await streamRange(c, file, start, end - start + 1);
+        await writeRange(c, rep.body, start, end - start + 1);
       }
       return await c.write(plan.tail);
     }
 
-    headers.push(["Content-Length", String(size)], ...fileHeaders);
+    headers.push(["Content-Length", String(size)]);
+    for (const header of fileHeaders) headers.push(header);
     const head = c.encodeHead(200, headers);
     if (ex.headOnly || size === 0) return await c.write(head);
-    if (size <= SMALL_FILE_BYTES) {
-      return await sendWithHead(c, head, file, size);
+    if (rep.body.kind === "memory" && size <= SMALL_FILE_BYTES) {
+      return await c.write(concat(head, rep.body.bytes));
+    }
+    if (rep.body.kind === "file" && size <= SMALL_FILE_BYTES) {
+      return await sendWithHead(c, head, rep.body.file, size);
     }
     await c.write(head);
-    await streamRange(c, file, 0, size);
+    await writeRange(c, rep.body, 0, size);
   } finally {
-    file.close();
+    closeBody(identity.body);
+    if (rep !== identity) closeBody(rep.body);
   }
+}
+
+const IDENTITY: RepresentationChoice = {
+  coding: "identity",
+  source: "identity",
+};
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 /** Sends a small file's head and whole body in a single write. */
@@ -308,6 +410,19 @@ function readFully(file: Deno.FsFile, target: Uint8Array): number {
   return filled;
 }
 
+/** Writes `length` bytes of a body from `start`. */
+function writeRange(
+  c: Connection,
+  body: Body,
+  start: number,
+  length: number,
+): Promise<void> {
+  if (body.kind === "memory") {
+    return c.write(body.bytes.subarray(start, start + length));
+  }
+  return streamRange(c, body.file, start, length);
+}
+
 /**
  * Copies `length` bytes of `file` from `start` to the connection through
  * the connection's reused buffer. If the file ends early the connection is
@@ -320,7 +435,7 @@ async function streamRange(
   start: number,
   length: number,
 ): Promise<void> {
-  if (start > 0) await file.seek(start, Deno.SeekMode.Start);
+  await file.seek(start, Deno.SeekMode.Start);
   c.streamBuffer ??= new Uint8Array(STREAM_CHUNK_BYTES);
   const buf = c.streamBuffer;
   let remaining = length;
@@ -340,33 +455,43 @@ async function streamRange(
 async function sendCompressed(
   c: Connection,
   ex: Exchange,
-  file: Deno.FsFile,
-  info: Deno.FileInfo,
+  rep: Opened,
   coding: string,
   headers: ResponseHeaders,
 ): Promise<void> {
-  if (info.size <= MAX_BUFFERED_COMPRESS_BYTES) {
+  const size = rep.stamp.size;
+  if (size <= MAX_BUFFERED_COMPRESS_BYTES) {
     const etag = headers.find(([name]) => name === "ETag")![1];
-    const key = `${coding}:${etag}`;
-    let body = c.ctx.compressedCache.get(key);
+    let body = c.ctx.compressedCache.get(etag);
     if (body === undefined) {
-      const identity = new Uint8Array(info.size);
-      if (readFully(file, identity) < info.size) throw new ConnectionClosed();
+      let identity: Uint8Array;
+      if (rep.body.kind === "memory") {
+        identity = rep.body.bytes;
+      } else {
+        identity = new Uint8Array(size);
+        await rep.body.file.seek(0, Deno.SeekMode.Start);
+        if (readFully(rep.body.file, identity) < size) {
+          throw new ConnectionClosed();
+        }
+      }
       body = await compressBytes(identity, coding);
-      c.ctx.compressedCache.set(key, body);
+      c.ctx.compressedCache.set(etag, body);
     }
     headers.push(["Content-Length", String(body.length)]);
     const head = c.encodeHead(200, headers);
-    if (ex.headOnly) return c.write(head);
-    const out = new Uint8Array(head.length + body.length);
-    out.set(head);
-    out.set(body, head.length);
-    return c.write(out);
+    return c.write(ex.headOnly ? head : concat(head, body));
   }
   headers.push(["Transfer-Encoding", "chunked"]);
   await c.write(c.encodeHead(200, headers));
   if (ex.headOnly) return;
-  await streamCompressed(c, file, info.size, coding);
+  if (rep.body.kind === "memory") {
+    // Large files are not cached, but a large cache limit may allow it.
+    const bytes = await compressBytes(rep.body.bytes, coding);
+    await c.write(encoder.encode(bytes.length.toString(16) + "\r\n"));
+    await c.write(bytes);
+    return c.write(concat(CRLF, LAST_CHUNK));
+  }
+  await streamCompressed(c, rep.body.file, size, coding);
 }
 
 /**
@@ -380,6 +505,7 @@ async function streamCompressed(
   size: number,
   coding: string,
 ): Promise<void> {
+  await file.seek(0, Deno.SeekMode.Start);
   const compressor = createCompressor(coding);
   let truncated = false;
   const feed = (async () => {

@@ -212,7 +212,8 @@ function respond(c: Connection, ex: Exchange): Promise<void> {
   }
   if (target.kind === "asterisk") return sendError(c, 400, ex);
 
-  let found = lookupFile(config.rootReal, target, config.lookup);
+  const cache = c.ctx.fileCache;
+  let found = lookupFile(config.rootReal, target, config.lookup, cache);
   if (
     found.kind === "error" && found.status === 404 && config.spa &&
     isSpaNavigation(target.segments, headerValue(head, "accept"))
@@ -221,6 +222,7 @@ function respond(c: Connection, ex: Exchange): Promise<void> {
       config.rootReal,
       { kind: "path", segments: [], trailingSlash: true, query: "" },
       config.lookup,
+      cache,
     );
   }
   switch (found.kind) {

@@ -18,6 +18,7 @@ import {
 import { handleConnection } from "./handler.ts";
 import { ConnectionRegistry, type ServerContext } from "./connection.ts";
 import { CompressedCache } from "./files/compress.ts";
+import { FileCache } from "./files/cache.ts";
 import { AccessLog } from "./log.ts";
 import { serializeResponseHead } from "./http/response.ts";
 
@@ -149,6 +150,10 @@ export function startServer(options: StartOptions): RunningServer {
   const ctx: ServerContext = {
     config,
     registry,
+    fileCache: new FileCache(
+      config.fileCacheBytes,
+      config.fileCacheMaxFileBytes,
+    ),
     compressedCache: new CompressedCache(config.compressionCacheBytes),
     accessLog: config.logFormat === "off"
       ? undefined
