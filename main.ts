@@ -304,7 +304,7 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (cli.kind === "usage-error") {
-    console.error(`pws: ${cli.message}\nRun "pws --help" for usage.`);
+    console.error(`pws: ${cli.message} (see pws --help)`);
     return 2;
   }
   const { root, host, port, config } = cli.options;
@@ -323,11 +323,14 @@ export async function main(args: string[]): Promise<number> {
     }
     throw err;
   }
+  // Listen for signals before announcing the URL: a script may signal as
+  // soon as it has read it.
+  const stopped = untilSignalled(server, server.shutdownGraceMs);
   console.log(`pws ${VERSION} serving ${root} on ${server.url}`);
   for (const line of clickableUrls(server.hostname, server.port)) {
     console.log(line);
   }
-  return await untilSignalled(server, server.shutdownGraceMs);
+  return await stopped;
 }
 
 /**

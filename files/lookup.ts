@@ -135,6 +135,10 @@ export function lookupFile(
       info = Deno.statSync(path);
     }
     if (info.isDirectory) {
+      // A directory reached through a link that leaves the root must not
+      // even be confirmed by a redirect.
+      const dirStatus = containmentStatus(rootReal, path, options.dotfiles);
+      if (dirStatus !== undefined) return { kind: "error", status: dirStatus };
       if (!target.trailingSlash) {
         return {
           kind: "redirect",
@@ -149,10 +153,7 @@ export function lookupFile(
         if (!options.dirListing || !(err instanceof Deno.errors.NotFound)) {
           throw err;
         }
-        const status = containmentStatus(rootReal, dir, options.dotfiles);
-        return status === undefined
-          ? { kind: "directory", path: dir }
-          : { kind: "error", status };
+        return { kind: "directory", path: dir };
       }
     } else if (target.trailingSlash) {
       // "/file.txt/" names a directory that does not exist.

@@ -1,0 +1,693 @@
+/**
+ * Shared helpers for pws's end-to-end tests: starting a server (in-process
+ * or as a subprocess), talking raw bytes to it over TCP, splitting the
+ * answer into HTTP/1.1 responses, and building a temporary site that has
+ * every awkward kind of file a static server must handle.
+ *
+ * Nothing here writes into the repository: fixtures live in temp dirs.
+ *
+ * @module
+ */
+
+import { type RunningServer, type StartOptions, startServer } from "./main.ts";
+
+/** Absolute path of the repository (the directory of this file). */
+export const REPO_DIR: string = import.meta.dirname!;
+
+/** Absolute path of pws's entry point, for running it as a subprocess. */
+export const MAIN_MODULE: string = `${REPO_DIR}/main.ts`;
+
+/** Absolute path of the demo site that pws serves by default. */
+export const STATIC_DIR: string = `${REPO_DIR}/static`;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function toBytes(data: string | Uint8Array): Uint8Array {
+  return typeof data === "string" ? encoder.encode(data) : data;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// ---------------------------------------------------------------------------
+// In-process server
+
+/** Options of {@linkcode startTestServer} and {@linkcode withServer}. */
+export interface TestServerOptions {
+  /** Directory to serve; defaults to the demo site `static/`. */
+  root?: string;
+  /** Overrides of the server configuration. */
+  config?: StartOptions["config"];
+}
+
+/**
+ * Starts pws in this process on 127.0.0.1 with a free port. The caller
+ * must `await server.close()`; prefer {@linkcode withServer}.
+ */
+export function startTestServer(
+  options: TestServerOptions = {},
+): RunningServer {
+  return startServer({
+    root: options.root ?? STATIC_DIR,
+    hostname: "127.0.0.1",
+    port: 0,
+    config: options.config,
+  });
+}
+
+/**
+ * Runs `fn` with a freshly started in-process server and closes the server
+ * afterwards, whatever `fn` does.
+ */
+export async function withServer<T>(
+  fn: (server: RunningServer) => Promise<T>,
+  options: TestServerOptions = {},
+): Promise<T> {
+  const server = startTestServer(options);
+  try {
+    return await fn(server);
+  } finally {
+    await server.close();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Raw TCP exchange
+
+/** Options of {@linkcode rawExchange}. */
+export interface RawExchangeOptions {
+  /** Give up reading after this long (default 5000 ms). */
+  timeoutMs?: number;
+  /** Address to connect to (default 127.0.0.1). */
+  hostname?: string;
+  /** Pause between the pieces of a request given as an array (default 0). */
+  pieceDelayMs?: number;
+  /**
+   * Shut down the writing side once everything is sent (default true), so
+   * that a server keeping the connection alive sees the end of input and
+   * closes instead of waiting for more requests.
+   */
+  closeWrite?: boolean;
+}
+
+/** What {@linkcode rawExchange} saw. */
+export interface RawExchangeResult {
+  /** Every byte the server sent. */
+  bytes: Uint8Array;
+  /** True when the server ended the connection (end of stream or reset). */
+  closedByServer: boolean;
+  /** True when reading stopped because `timeoutMs` ran out. */
+  timedOut: boolean;
+  /** Milliseconds from connecting to the end of reading. */
+  elapsedMs: number;
+}
+
+/**
+ * Opens a TCP connection, writes `request` (an array is written piece by
+ * piece, each piece its own write), reads until the server closes or the
+ * timeout runs out, and returns everything that was read. Write failures
+ * (a server that answered and closed early) are not errors: the answer is
+ * what matters.
+ */
+export async function rawExchange(
+  port: number,
+  request: string | Uint8Array | readonly (string | Uint8Array)[],
+  options: RawExchangeOptions = {},
+): Promise<RawExchangeResult> {
+  const {
+    timeoutMs = 5000,
+    hostname = "127.0.0.1",
+    pieceDelayMs = 0,
+    closeWrite = true,
+  } = options;
+  const started = performance.now();
+  const conn = await Deno.connect({ hostname, port });
+  conn.setNoDelay(true);
+  const pieces = Array.isArray(request)
+    ? request.map(toBytes)
+    : [toBytes(request as string | Uint8Array)];
+  let closed = false;
+  let timedOut = false;
+  const closeConn = () => {
+    if (closed) return;
+    closed = true;
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    closeConn();
+  }, timeoutMs);
+
+  const writer = (async () => {
+    try {
+      for (let i = 0; i < pieces.length; i++) {
+        if (i > 0 && pieceDelayMs > 0) await delay(pieceDelayMs);
+        if (closed) return;
+        let offset = 0;
+        while (offset < pieces[i].length) {
+          offset += await conn.write(pieces[i].subarray(offset));
+        }
+      }
+      if (closeWrite && !closed) await conn.closeWrite();
+    } catch {
+      // The server may close before reading everything; that is its right.
+    }
+  })();
+
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  let closedByServer = false;
+  const buf = new Uint8Array(64 * 1024);
+  while (true) {
+    let n: number | null;
+    try {
+      n = await conn.read(buf);
+    } catch (err) {
+      if (!timedOut && err instanceof Deno.errors.ConnectionReset) {
+        closedByServer = true;
+      }
+      break;
+    }
+    if (n === null) {
+      closedByServer = true;
+      break;
+    }
+    chunks.push(buf.slice(0, n));
+    total += n;
+  }
+  clearTimeout(timer);
+  closeConn();
+  await writer;
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return {
+    bytes,
+    closedByServer,
+    timedOut,
+    elapsedMs: performance.now() - started,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Response parsing
+
+/** One HTTP/1.1 response split out of a byte stream. */
+export class ParsedResponse {
+  constructor(
+    /** The HTTP version of the status line, e.g. `HTTP/1.1`. */
+    readonly version: string,
+    /** The status code. */
+    readonly status: number,
+    /** The reason phrase (may be empty). */
+    readonly reason: string,
+    /** Header fields in order, names as sent. */
+    readonly headerList: readonly [name: string, value: string][],
+    /** The body bytes (empty for HEAD, 1xx, 204 and 304). */
+    readonly body: Uint8Array,
+  ) {}
+
+  /** Header fields by lowercase name; repeated fields joined with ", ". */
+  get headers(): Map<string, string> {
+    const map = new Map<string, string>();
+    for (const [name, value] of this.headerList) {
+      const key = name.toLowerCase();
+      const previous = map.get(key);
+      map.set(key, previous === undefined ? value : `${previous}, ${value}`);
+    }
+    return map;
+  }
+
+  /** The value of one header (lowercase name), or undefined. */
+  header(lowerName: string): string | undefined {
+    return this.headers.get(lowerName);
+  }
+
+  /** How many field lines carry the header `lowerName`. */
+  headerCount(lowerName: string): number {
+    return this.headerList.filter(([n]) => n.toLowerCase() === lowerName)
+      .length;
+  }
+
+  /** The body decoded as UTF-8. */
+  get text(): string {
+    return decoder.decode(this.body);
+  }
+}
+
+/** A response found by {@linkcode parseOneResponse} and where it ended. */
+export interface ParseStep {
+  response: ParsedResponse;
+  /** Index just past the response in the input. */
+  next: number;
+}
+
+function indexOfSequence(
+  bytes: Uint8Array,
+  sequence: readonly number[],
+  from: number,
+): number {
+  outer: for (let i = from; i + sequence.length <= bytes.length; i++) {
+    for (let j = 0; j < sequence.length; j++) {
+      if (bytes[i + j] !== sequence[j]) continue outer;
+    }
+    return i;
+  }
+  return -1;
+}
+
+const CRLF = [13, 10];
+const CRLFCRLF = [13, 10, 13, 10];
+
+/** Decodes a chunked body at `start`; undefined when incomplete. */
+function readChunked(
+  bytes: Uint8Array,
+  start: number,
+): { body: Uint8Array; next: number } | undefined {
+  const parts: Uint8Array[] = [];
+  let i = start;
+  while (true) {
+    const lineEnd = indexOfSequence(bytes, CRLF, i);
+    if (lineEnd < 0) return undefined;
+    const sizeText = decoder.decode(bytes.subarray(i, lineEnd)).split(";")[0]
+      .trim();
+    if (!/^[0-9A-Fa-f]+$/.test(sizeText)) {
+      throw new Error(`malformed chunk size ${JSON.stringify(sizeText)}`);
+    }
+    const size = parseInt(sizeText, 16);
+    i = lineEnd + 2;
+    if (size === 0) {
+      // Trailer field lines, then the empty line that ends the body.
+      while (true) {
+        const end = indexOfSequence(bytes, CRLF, i);
+        if (end < 0) return undefined;
+        const empty = end === i;
+        i = end + 2;
+        if (empty) break;
+      }
+      break;
+    }
+    if (bytes.length < i + size + 2) return undefined;
+    parts.push(bytes.subarray(i, i + size));
+    i += size + 2;
+  }
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  const body = new Uint8Array(total);
+  let offset = 0;
+  for (const p of parts) {
+    body.set(p, offset);
+    offset += p.length;
+  }
+  return { body, next: i };
+}
+
+/**
+ * Parses one response starting at `start`. `method` is the method of the
+ * request it answers (HEAD responses have no body). `atEnd` says the
+ * stream is finished, which completes a response delimited by closing.
+ * Returns undefined when more bytes are needed; throws on bytes that are
+ * not an HTTP/1.x response.
+ */
+export function parseOneResponse(
+  bytes: Uint8Array,
+  start: number,
+  method = "GET",
+  atEnd = false,
+): ParseStep | undefined {
+  const headEnd = indexOfSequence(bytes, CRLFCRLF, start);
+  if (headEnd < 0) return undefined;
+  const lines = decoder.decode(bytes.subarray(start, headEnd)).split("\r\n");
+  const m = /^(HTTP\/\d\.\d) (\d{3}) ?(.*)$/.exec(lines[0]);
+  if (!m) {
+    throw new Error(`not a status line: ${JSON.stringify(lines[0])}`);
+  }
+  const headerList: [string, string][] = [];
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(":");
+    if (colon <= 0) throw new Error(`bad field line ${JSON.stringify(line)}`);
+    headerList.push([line.slice(0, colon), line.slice(colon + 1).trim()]);
+  }
+  const status = Number(m[2]);
+  const bodyStart = headEnd + 4;
+  const make = (body: Uint8Array) =>
+    new ParsedResponse(m[1], status, m[3], headerList, body);
+  const noBody = method === "HEAD" || status === 204 || status === 304 ||
+    (status >= 100 && status < 200);
+  if (noBody) return { response: make(new Uint8Array(0)), next: bodyStart };
+  const find = (name: string) =>
+    headerList.find(([n]) => n.toLowerCase() === name)?.[1];
+  const te = find("transfer-encoding");
+  if (te !== undefined && /chunked\s*$/i.test(te)) {
+    const chunked = readChunked(bytes, bodyStart);
+    if (chunked === undefined) return undefined;
+    return { response: make(chunked.body), next: chunked.next };
+  }
+  const cl = find("content-length");
+  if (cl !== undefined) {
+    const length = Number(cl);
+    if (!Number.isSafeInteger(length) || length < 0) {
+      throw new Error(`bad Content-Length ${JSON.stringify(cl)}`);
+    }
+    if (bytes.length < bodyStart + length) return undefined;
+    return {
+      response: make(bytes.slice(bodyStart, bodyStart + length)),
+      next: bodyStart + length,
+    };
+  }
+  if (!atEnd) return undefined;
+  return { response: make(bytes.slice(bodyStart)), next: bytes.length };
+}
+
+/** Options of {@linkcode parseResponses}. */
+export interface ParseResponsesOptions {
+  /**
+   * The methods of the requests, in order, so that responses to HEAD are
+   * read without a body. Requests beyond the list count as GET.
+   */
+  methods?: readonly string[];
+  /** Return what parsed instead of throwing on trailing bytes. */
+  allowIncomplete?: boolean;
+}
+
+/**
+ * Splits a complete byte stream into HTTP/1.1 responses, in order. Throws
+ * when bytes are left over that do not form a whole response (a truncated
+ * body, a stray byte), unless `allowIncomplete` is set.
+ */
+export function parseResponses(
+  bytes: Uint8Array,
+  options: ParseResponsesOptions = {},
+): ParsedResponse[] {
+  const out: ParsedResponse[] = [];
+  let i = 0;
+  while (i < bytes.length) {
+    const method = options.methods?.[out.length] ?? "GET";
+    const step = parseOneResponse(bytes, i, method, true);
+    if (step === undefined) {
+      if (options.allowIncomplete) break;
+      throw new Error(
+        `incomplete response #${out.length + 1} after byte ${i}: ` +
+          JSON.stringify(decoder.decode(bytes.subarray(i, i + 200))),
+      );
+    }
+    out.push(step.response);
+    i = step.next;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Fixture tree
+
+/** A temporary site built by {@linkcode makeFixtureTree}. */
+export interface FixtureTree extends AsyncDisposable {
+  /** The temp directory holding `root` and `outside`. */
+  base: string;
+  /** The directory to serve. */
+  root: string;
+  /** A sibling of `root` that must never be reachable. */
+  outside: string;
+  /** A string found only in files outside the root. */
+  marker: string;
+  /** True when `fifo` (a named pipe) could be created. */
+  hasFifo: boolean;
+  /** True when mode 000 really makes `locked.txt` unreadable (not root). */
+  modesEnforced: boolean;
+  /** Removes everything. */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * The files of the fixture root, relative path to content. Directories
+ * follow from the paths.
+ */
+export const FIXTURE_FILES: Readonly<Record<string, string>> = {
+  "index.html":
+    "<!doctype html>\n<title>Fixture</title>\n<p>fixture root</p>\n",
+  "NotFound.html":
+    "<!doctype html>\n<title>Missing</title>\n<p>fixture not found page</p>\n",
+  "style.css": "body { color: #123456; }\n",
+  "notes.txt": "plain notes\n",
+  "empty.txt": "",
+  "sub/index.html": "<!doctype html>\n<p>sub index</p>\n",
+  "sub/page.html": "<!doctype html>\n<p>sub page</p>\n",
+  "sub/.hidden": "hidden in sub\n",
+  "docs/index.html": "<!doctype html>\n<p>docs index</p>\n",
+  "noindex/file.txt": "a file in a directory without index\n",
+  "evil.example/dir/index.html": "<!doctype html>\n<p>not evil</p>\n",
+  ".secret": "dotfile secret\n",
+  ".git/config": "[core]\n\trepositoryformatversion = 0\n",
+  "with space.txt": "a name with a space\n",
+  "ünïcødé-文件.txt": "a unicode name\n",
+  "locked.txt": "mode 000\n",
+};
+
+/** Bytes of a tiny valid PNG (1×1), stored as `image.png` in the fixture. */
+export const FIXTURE_PNG: Uint8Array = Uint8Array.from(
+  atob(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==",
+  ),
+  (c) => c.charCodeAt(0),
+);
+
+/**
+ * Builds a temp site: `root/` holds the {@linkcode FIXTURE_FILES}, `image.png`,
+ * `link-inside.txt` (symlink to `notes.txt`), `link-to-dotfile.txt` (to
+ * `.secret`), `link-outside.txt` (to a file outside the root),
+ * `link-outside-dir` (to the outside dir), `fifo` (a named pipe, when
+ * `mkfifo` exists) and `locked.txt` with mode 000. `outside/` holds
+ * `secret.txt` and `index.html` containing {@linkcode FixtureTree.marker}.
+ */
+export async function makeFixtureTree(): Promise<FixtureTree> {
+  const base = await Deno.makeTempDir({ prefix: "pws_fixture_" });
+  const root = `${base}/root`;
+  const outside = `${base}/outside`;
+  const marker = `PWS-OUTSIDE-MARKER-${crypto.randomUUID()}`;
+  await Deno.mkdir(root);
+  await Deno.mkdir(outside);
+  await Deno.writeTextFile(`${outside}/secret.txt`, `${marker}\n`);
+  await Deno.writeTextFile(`${outside}/index.html`, `<p>${marker}</p>\n`);
+  for (const [path, content] of Object.entries(FIXTURE_FILES)) {
+    const slash = path.lastIndexOf("/");
+    if (slash > 0) {
+      await Deno.mkdir(`${root}/${path.slice(0, slash)}`, { recursive: true });
+    }
+    await Deno.writeTextFile(`${root}/${path}`, content);
+  }
+  await Deno.writeFile(`${root}/image.png`, FIXTURE_PNG);
+  await Deno.symlink("notes.txt", `${root}/link-inside.txt`);
+  await Deno.symlink(".secret", `${root}/link-to-dotfile.txt`);
+  await Deno.symlink(`${outside}/secret.txt`, `${root}/link-outside.txt`);
+  await Deno.symlink(outside, `${root}/link-outside-dir`);
+
+  let hasFifo = false;
+  try {
+    const made = await new Deno.Command("mkfifo", {
+      args: [`${root}/fifo`],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    hasFifo = made.success;
+  } catch {
+    // no mkfifo on this system
+  }
+
+  await Deno.chmod(`${root}/locked.txt`, 0o000);
+  let modesEnforced = false;
+  try {
+    await Deno.readFile(`${root}/locked.txt`);
+  } catch (err) {
+    modesEnforced = err instanceof Deno.errors.PermissionDenied;
+  }
+
+  const cleanup = async () => {
+    await Deno.remove(base, { recursive: true }).catch(() => {});
+  };
+  return {
+    base,
+    root,
+    outside,
+    marker,
+    hasFifo,
+    modesEnforced,
+    cleanup,
+    [Symbol.asyncDispose]: cleanup,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Subprocess server
+
+/** A pws process started by {@linkcode spawnServer}. */
+export interface SpawnedServer {
+  /** The port from the startup line. */
+  port: number;
+  /** The host from the startup line (brackets removed for IPv6). */
+  hostname: string;
+  /** The URL printed at startup. */
+  url: string;
+  /** The first line printed on stdout. */
+  startupLine: string;
+  /** The process id (the Deno runtime that serves: `deno run` execs in place). */
+  pid: number;
+  /** The child process. */
+  process: Deno.ChildProcess;
+  /**
+   * Sends SIGTERM (SIGKILL after 5 s), waits for the exit and returns the
+   * status and everything the server printed.
+   */
+  stop(): Promise<StoppedServer>;
+}
+
+/** What {@linkcode SpawnedServer.stop} returns. */
+export interface StoppedServer {
+  status: Deno.CommandStatus;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options of {@linkcode spawnServer}. */
+export interface SpawnOptions {
+  /** Deno permission flags (default `--allow-net --allow-read`). */
+  permissions?: readonly string[];
+  /** Working directory (default the repository). */
+  cwd?: string;
+  /** How long to wait for the startup line (default 15 s). */
+  startupTimeoutMs?: number;
+}
+
+async function drain(
+  stream: ReadableStream<Uint8Array>,
+  sink: (text: string) => void,
+): Promise<void> {
+  const textDecoder = new TextDecoder();
+  for await (const chunk of stream) {
+    sink(textDecoder.decode(chunk, { stream: true }));
+  }
+}
+
+/**
+ * Runs `deno run --allow-net --allow-read main.ts ...args` and waits for
+ * the first stdout line, which must contain the `http://HOST:PORT/` URL.
+ * Throws (after stopping the process) when the line does not come.
+ */
+export async function spawnServer(
+  args: readonly string[],
+  options: SpawnOptions = {},
+): Promise<SpawnedServer> {
+  const permissions = options.permissions ?? ["--allow-net", "--allow-read"];
+  const process = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", ...permissions, MAIN_MODULE, ...args],
+    cwd: options.cwd ?? REPO_DIR,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+
+  let stdoutText = "";
+  let stderrText = "";
+  let lineArrived: (line: string | undefined) => void = () => {};
+  const firstLine = new Promise<string | undefined>((resolve) => {
+    lineArrived = resolve;
+  });
+  const stdoutDone = drain(process.stdout, (text) => {
+    stdoutText += text;
+    const nl = stdoutText.indexOf("\n");
+    if (nl >= 0) lineArrived(stdoutText.slice(0, nl));
+  }).finally(() => lineArrived(undefined));
+  const stderrDone = drain(process.stderr, (text) => {
+    stderrText += text;
+  });
+
+  let stopped: Promise<StoppedServer> | null = null;
+  const stop = () => {
+    stopped ??= (async () => {
+      try {
+        process.kill("SIGTERM");
+      } catch {
+        // already exited
+      }
+      // A graceful shutdown may wait for open connections: not forever.
+      const killer = setTimeout(() => {
+        try {
+          process.kill("SIGKILL");
+        } catch {
+          // already exited
+        }
+      }, 5000);
+      const status = await process.status;
+      clearTimeout(killer);
+      await Promise.all([stdoutDone, stderrDone]);
+      return { status, stdout: stdoutText, stderr: stderrText };
+    })();
+    return stopped;
+  };
+
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(
+      () => resolve(undefined),
+      options.startupTimeoutMs ?? 15000,
+    );
+  });
+  const line = await Promise.race([firstLine, timeout]);
+  clearTimeout(timer);
+  const m = line === undefined
+    ? null
+    : /http:\/\/(\[[^\]]+\]|[^/:\s]+):(\d+)\//.exec(line);
+  if (line === undefined || m === null) {
+    const { stderr } = await stop();
+    throw new Error(
+      `pws did not print its URL; stdout: ${
+        JSON.stringify(stdoutText)
+      }; stderr: ${JSON.stringify(stderr)}`,
+    );
+  }
+  return {
+    port: Number(m[2]),
+    hostname: m[1].replace(/^\[|\]$/g, ""),
+    url: m[0],
+    startupLine: line,
+    pid: process.pid,
+    process,
+    stop,
+  };
+}
+
+/**
+ * The resident set size of process `pid` in bytes, from
+ * `/proc/<pid>/status` (VmRSS); undefined when it cannot be read.
+ */
+export function readRssBytes(pid: number): number | undefined {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `command` can be run (looked up on PATH). */
+export async function commandAvailable(command: string): Promise<boolean> {
+  try {
+    const out = await new Deno.Command(command, {
+      args: ["--version"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.code !== 127;
+  } catch {
+    return false;
+  }
+}
