@@ -37,36 +37,37 @@ export const USAGE = `Usage: pws [options] [PORT]
 Serve the files of a directory over HTTP/1.1.
 
 Arguments:
-  PORT             port to listen on, 0-65535 (default ${DEFAULT_PORT}; 0 picks a free port)
+  PORT                  port to listen on, 0-65535 (default ${DEFAULT_PORT}; 0 picks a free port)
 
 Options:
-  --root DIR       directory to serve (default ./static)
-  --host ADDR      address to bind (default 0.0.0.0; IPv6 such as ::1 works)
-  --cache-control VALUE
-                   Cache-Control sent with files (default "no-cache": browsers
-                   revalidate every use, answered cheaply with 304)
-  --header-timeout S   seconds to receive a request head, then 408 (default 10)
-  --idle-timeout S     seconds an idle keep-alive connection stays open (default 5)
-  --write-timeout S    seconds a write may stall before the client is dropped (default 30)
-  --max-requests N     requests per connection before it closes (default 10000)
-  --max-connections N  connections at once; more get 503 (default 4096)
-  --shutdown-timeout S seconds in-flight responses get after SIGINT/SIGTERM (default 10)
-  --no-compression     do not compress responses (gzip, br, zstd; on by default)
-  --dir-listing        list directories that have no index.html
-  --dotfiles POLICY    allow | deny (403) | ignore (404, default)
-  --spa                serve /index.html for unknown extension-less HTML paths
-  --clean-urls         serve /about from about.html; /about.html redirects there
-  --cors               send Access-Control-Allow-Origin: * and answer preflights
-  --header "N: V"      add a header to file responses (repeatable)
-  -q, --quiet          no access log
-  --log-format FORMAT  access log as text (default) or json
-  -h, --help       show this help and exit
-  -V, --version    show the version and exit
+  --root DIR            directory to serve (default ./static)
+  --host ADDR           address to bind (default 0.0.0.0; IPv6 such as ::1 works)
+  --cache-control VALUE Cache-Control for files (default "no-cache": browsers
+                        revalidate each use, answered cheaply with 304)
+  --cache-size MIB      memory for the hot-file cache in MiB (default 64; 0 = off)
+  --no-compression      never compress (default: gzip, br, zstd as negotiated)
+  --dir-listing         list directories that have no index.html
+  --dotfiles POLICY     allow | deny (403) | ignore (404, default)
+  --spa                 unknown extension-less paths asked for as HTML get /index.html
+  --clean-urls          /about serves about.html; /about.html redirects to /about
+  --cors                Access-Control-Allow-Origin: * and answered preflights
+  --header "NAME: VALUE" add a header to file responses (repeatable)
+  -q, --quiet           no access log
+  --log-format FORMAT   access log as text (default) or json
+  --header-timeout S    seconds to receive a request head, then 408 (default 10)
+  --idle-timeout S      seconds an idle keep-alive connection stays open (default 5)
+  --write-timeout S     seconds a write may stall before the client is dropped (default 30)
+  --max-requests N      requests per connection before it closes (default 10000)
+  --max-connections N   connections at once; more get 503 (default 4096)
+  --shutdown-timeout S  seconds in-flight responses get after SIGINT/SIGTERM (default 10)
+  -h, --help            show this help and exit
+  -V, --version         show the version and exit
 
 Examples:
-  pws                      serve ./static on http://localhost:8000/
-  pws 9000 --root ./public serve ./public on port 9000
-  pws --host ::1 0         serve on IPv6 loopback, any free port
+  pws                            serve ./static on http://localhost:8000/
+  pws 9000 --root ./public       serve ./public on port 9000
+  pws --host ::1 0               serve on IPv6 loopback, any free port
+  pws --spa --cors --root dist   serve a single-page app to other origins
 `;
 
 /**
@@ -90,6 +91,7 @@ export function parseCommandLine(args: string[]): CliResult {
         "shutdown-timeout": { type: "string" },
         "max-requests": { type: "string" },
         "max-connections": { type: "string" },
+        "cache-size": { type: "string" },
         "no-compression": { type: "boolean" },
         "dir-listing": { type: "boolean" },
         dotfiles: { type: "string" },
@@ -169,6 +171,18 @@ export function parseCommandLine(args: string[]): CliResult {
       );
     }
     config[key] = count;
+  }
+  if (values["cache-size"] !== undefined) {
+    const text = values["cache-size"];
+    const mib = /^[0-9]{1,6}$/.test(text) ? Number(text) : undefined;
+    if (mib === undefined) {
+      return usageError(
+        `invalid --cache-size ${
+          quote(text)
+        }: use a whole number of MiB (0 turns the cache off)`,
+      );
+    }
+    config.fileCacheBytes = mib * 1024 * 1024;
   }
   const dotfiles = values.dotfiles ?? "ignore";
   if (dotfiles !== "allow" && dotfiles !== "deny" && dotfiles !== "ignore") {
