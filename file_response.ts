@@ -46,6 +46,7 @@ import {
 import { isInsideRoot, statusForFsError } from "./files/lookup.ts";
 import { contentTypeFor, isCompressible } from "./files/media_type.ts";
 import { baseHeaders, HTML_TYPE, sendError, sendGenerated } from "./respond.ts";
+import { currentHttpSecond } from "./http/response.ts";
 
 /** Files up to this size are read in one go and sent with their head. */
 const SMALL_FILE_BYTES = 64 * 1024;
@@ -153,27 +154,33 @@ interface Opened {
   entry?: CachedFile;
 }
 
+/** The cached copy of a file, while `statInfo` still matches it. */
+function openCached(
+  c: Connection,
+  path: string,
+  statInfo: Deno.FileInfo,
+): Opened | undefined {
+  const hit = c.ctx.fileCache.get(path, stampOf(statInfo));
+  if (hit === undefined) return undefined;
+  return {
+    stamp: hit.stamp,
+    body: { kind: "memory", bytes: hit.body },
+    entry: hit,
+  };
+}
+
 /**
- * Opens a file for sending. A cached copy is used while `statInfo` (from
- * the lookup) matches it; otherwise the file is opened and its headers
- * will describe what was opened (fstat), so a file replaced after lookup
- * is still described truthfully. Small files are read whole and cached.
- * Returns an error status when the file cannot be opened.
+ * Opens a file from disk. Its headers will describe what was opened
+ * (fstat), so a file replaced after lookup is still described truthfully.
+ * Small files are read whole and cached. Returns an error status when the
+ * file cannot be opened.
  */
-async function openFile(
+async function openFromDisk(
   c: Connection,
   path: string,
   statInfo: Deno.FileInfo,
 ): Promise<Opened | 403 | 404 | 500> {
   const cache = c.ctx.fileCache;
-  const hit = cache.get(path, stampOf(statInfo));
-  if (hit !== undefined) {
-    return {
-      stamp: hit.stamp,
-      body: { kind: "memory", bytes: hit.body },
-      entry: hit,
-    };
-  }
   let file: Deno.FsFile;
   try {
     file = statInfo.size <= SMALL_FILE_BYTES
@@ -213,6 +220,22 @@ async function openFile(
   }
 }
 
+/** Opens a sidecar file, or undefined when it vanished or cannot be read. */
+async function openSidecar(
+  c: Connection,
+  path: string,
+): Promise<Opened | undefined> {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch {
+    return undefined;
+  }
+  const opened = openCached(c, path, info) ??
+    await openFromDisk(c, path, info);
+  return typeof opened === "number" ? undefined : opened;
+}
+
 function closeBody(body: Body): void {
   if (body.kind === "file") {
     try {
@@ -221,6 +244,43 @@ function closeBody(body: Body): void {
       // already closed
     }
   }
+}
+
+/** Facts about a file that follow from its path and stamp alone. */
+interface FileFacts {
+  contentType: string;
+  compressible: boolean;
+  /** Identity validators. */
+  validators: Validators;
+  /** The Last-Modified value, formatted. */
+  lastModified: string | undefined;
+}
+
+/**
+ * Works out a file's facts, remembered on its cache entry: they cannot
+ * change while the entry matches the file. (A future mtime is clamped to
+ * now, which moves, so such facts are never remembered.)
+ */
+function factsOf(path: string, opened: Opened): FileFacts {
+  const memo = opened.entry?.facts as FileFacts | undefined;
+  if (memo !== undefined) return memo;
+  const contentType = contentTypeFor(path);
+  const validators = validatorsOf(opened.stamp);
+  const facts: FileFacts = {
+    contentType,
+    compressible: isCompressible(contentType),
+    validators,
+    lastModified: validators.lastModifiedMs === undefined
+      ? undefined
+      : formatHttpDate(validators.lastModifiedMs),
+  };
+  if (
+    opened.entry !== undefined &&
+    validators.lastModifiedMs === opened.stamp.mtimeMs
+  ) {
+    opened.entry.facts = facts;
+  }
+  return facts;
 }
 
 /**
@@ -235,66 +295,87 @@ export async function sendFile(
   path: string,
   statInfo: Deno.FileInfo,
 ): Promise<void> {
-  const identity = await openFile(c, path, statInfo);
+  const identity = openCached(c, path, statInfo) ??
+    await openFromDisk(c, path, statInfo);
   if (typeof identity === "number") return sendError(c, identity, ex);
   let rep = identity;
   try {
     const config = c.config;
-    const contentType = contentTypeFor(path);
-    const { method } = ex.head;
+    const { head } = ex;
+    const { method } = head;
+    const facts = factsOf(path, identity);
+    const { contentType } = facts;
 
     // Choose the representation; every later decision is about it.
     let choice: RepresentationChoice = IDENTITY;
-    const compressible = isCompressible(contentType);
     const sidecars = config.compression ? sidecarsOf(c, path, identity) : [];
-    const varies = config.compression && (compressible || sidecars.length > 0);
-    if (varies && (method === "GET" || method === "HEAD")) {
+    const varies = config.compression &&
+      (facts.compressible || sidecars.length > 0);
+    const acceptEncoding = varies
+      ? headerValue(head, "accept-encoding")
+      : undefined;
+    if (
+      acceptEncoding !== undefined && (method === "GET" || method === "HEAD")
+    ) {
       choice = chooseRepresentation({
-        acceptEncoding: headerValue(ex.head, "accept-encoding"),
+        acceptEncoding,
         sidecars,
-        compressible,
+        compressible: facts.compressible,
         size: identity.stamp.size,
         rangeRequested: method === "GET" &&
-          headerValue(ex.head, "range") !== undefined,
-        canStream: ex.head.versionMinor >= 1,
+          headerValue(head, "range") !== undefined,
+        canStream: head.versionMinor >= 1,
       });
     }
     if (choice.source === "sidecar") {
-      const sidecarPath = path + suffixOf(choice.coding);
-      let sidecar: Opened | number = 404;
-      try {
-        sidecar = await openFile(c, sidecarPath, Deno.statSync(sidecarPath));
-      } catch {
-        // vanished since it was found: fall back to identity
-      }
-      if (typeof sidecar === "number") choice = IDENTITY;
+      const sidecar = await openSidecar(c, path + suffixOf(choice.coding));
+      if (sidecar === undefined) choice = IDENTITY;
       else rep = sidecar;
     }
-    const validators = validatorsOf(
-      rep.stamp,
-      choice.source === "dynamic" ? choice.coding : undefined,
+    const validators = choice.source === "identity"
+      ? facts.validators
+      : validatorsOf(
+        rep.stamp,
+        choice.source === "dynamic" ? choice.coding : undefined,
+      );
+    const lastModified = choice.source === "identity"
+      ? facts.lastModified
+      : validators.lastModifiedMs === undefined
+      ? undefined
+      : formatHttpDate(validators.lastModifiedMs);
+
+    const outcome = evaluatePreconditions(
+      method,
+      conditionalHeaders(head),
+      validators,
     );
+    if (outcome === "precondition-failed") return await sendError(c, 412, ex);
     const fileHeaders: ResponseHeaders = [["ETag", validators.etag!]];
-    if (validators.lastModifiedMs !== undefined) {
-      fileHeaders.push([
-        "Last-Modified",
-        formatHttpDate(validators.lastModifiedMs),
-      ]);
+    if (lastModified !== undefined) {
+      fileHeaders.push(["Last-Modified", lastModified]);
     }
     fileHeaders.push(["Cache-Control", config.cacheControl]);
     if (varies) fileHeaders.push(["Vary", "Accept-Encoding"]);
     for (const header of config.extraHeaders) fileHeaders.push(header);
-
-    const outcome = evaluatePreconditions(
-      method,
-      conditionalHeaders(ex.head),
-      validators,
-    );
-    if (outcome === "precondition-failed") return await sendError(c, 412, ex);
     if (outcome === "not-modified") {
       const headers = baseHeaders(c, ex);
       for (const header of fileHeaders) headers.push(header);
       return await c.write(c.encodeHead(304, headers));
+    }
+
+    const size = rep.stamp.size;
+    const decision = choice.source === "identity"
+      ? rangeDecision(head, size, validators)
+      : FULL;
+    if (decision.kind === "full" && choice.source !== "dynamic") {
+      return await sendWhole(
+        c,
+        ex,
+        rep,
+        contentType,
+        choice.coding,
+        fileHeaders,
+      );
     }
 
     const headers = baseHeaders(c, ex);
@@ -306,11 +387,6 @@ export async function sendFile(
       for (const header of fileHeaders) headers.push(header);
       return await sendCompressed(c, ex, rep, choice.coding, headers);
     }
-
-    const size = rep.stamp.size;
-    const decision = choice.source === "identity"
-      ? rangeDecision(ex.head, size, validators)
-      : FULL;
     if (decision.kind === "unsatisfiable") {
       return await sendError(c, 416, ex, [[
         "Content-Range",
@@ -353,23 +429,72 @@ export async function sendFile(
       }
       return await c.write(plan.tail);
     }
-
-    headers.push(["Content-Length", String(size)]);
-    for (const header of fileHeaders) headers.push(header);
-    const head = c.encodeHead(200, headers);
-    if (ex.headOnly || size === 0) return await c.write(head);
-    if (rep.body.kind === "memory" && size <= SMALL_FILE_BYTES) {
-      return await c.write(concat(head, rep.body.bytes));
-    }
-    if (rep.body.kind === "file" && size <= SMALL_FILE_BYTES) {
-      return await sendWithHead(c, head, rep.body.file, size);
-    }
-    await c.write(head);
-    await writeRange(c, rep.body, 0, size);
   } finally {
     closeBody(identity.body);
     if (rep !== identity) closeBody(rep.body);
   }
+}
+
+/**
+ * Sends a whole file (identity or sidecar) with status 200. A cached file's
+ * complete response is kept for the current second, per connection kind,
+ * and written again as it is: the one-write, zero-formatting fast path.
+ */
+async function sendWhole(
+  c: Connection,
+  ex: Exchange,
+  rep: Opened,
+  contentType: string,
+  coding: string,
+  fileHeaders: ResponseHeaders,
+): Promise<void> {
+  const size = rep.stamp.size;
+  const entry = rep.entry;
+  const second = currentHttpSecond();
+  const key = (ex.keepAlive ? 2 : 0) + (ex.head.versionMinor === 0 ? 1 : 0) +
+    (ex.headOnly ? 4 : 0);
+  if (entry !== undefined) {
+    const ready = entry.ready?.[key];
+    if (ready !== undefined && ready.second === second) {
+      c.status = 200;
+      return c.write(ready.bytes);
+    }
+  }
+  const headers = baseHeaders(c, ex);
+  headers.push(["Content-Type", contentType]);
+  if (coding !== "identity") headers.push(["Content-Encoding", coding]);
+  headers.push(["Accept-Ranges", "bytes"], ["Content-Length", String(size)]);
+  for (const header of fileHeaders) headers.push(header);
+  const head = c.encodeHead(200, headers);
+  if (ex.headOnly || size === 0) {
+    if (entry !== undefined) remember(entry, key, second, head);
+    return c.write(head);
+  }
+  if (rep.body.kind === "memory") {
+    if (size > SMALL_FILE_BYTES) {
+      await c.write(head);
+      return c.write(rep.body.bytes);
+    }
+    const bytes = concat(head, rep.body.bytes);
+    if (entry !== undefined) remember(entry, key, second, bytes);
+    return c.write(bytes);
+  }
+  if (size <= SMALL_FILE_BYTES) {
+    return sendWithHead(c, head, rep.body.file, size);
+  }
+  await c.write(head);
+  await streamRange(c, rep.body.file, 0, size);
+}
+
+/** Keeps a complete response on a cache entry for the current second. */
+function remember(
+  entry: CachedFile,
+  key: number,
+  second: number,
+  bytes: Uint8Array,
+): void {
+  entry.ready ??= [];
+  entry.ready[key] = { second, bytes };
 }
 
 const IDENTITY: RepresentationChoice = {

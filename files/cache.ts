@@ -39,6 +39,13 @@ export interface CachedFile {
   body: Uint8Array;
   /** Sidecar codings found beside the file, and when they were looked for. */
   sidecars?: { codings: string[]; checkedAt: number };
+  /** Facts derived from the path and stamp, owned by the responder. */
+  facts?: unknown;
+  /**
+   * Complete responses made this second, by kind of request (the responder
+   * decides the index); reused until the Date header changes.
+   */
+  ready?: { second: number; bytes: Uint8Array }[];
 }
 
 /**

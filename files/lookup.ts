@@ -108,7 +108,10 @@ export function lookupFile(
   if (options.dotfiles !== "allow" && hasDotSegment(segments)) {
     return { kind: "error", status: dotfileStatus(options.dotfiles) };
   }
-  let path = segments.length === 0 ? rootReal : join(rootReal, ...segments);
+  // Segments are already safe (no "", "." or ".."): plain joining is exact.
+  let path = segments.length === 0
+    ? rootReal
+    : (rootReal.endsWith(sep) ? rootReal : rootReal + sep) + segments.join(sep);
   const last = segments.length === 0 ? "" : segments[segments.length - 1];
   if (
     options.cleanUrls && !target.trailingSlash && last.endsWith(".html") &&

@@ -307,11 +307,23 @@ function isDigit(c: number): boolean {
 export function headerValues(head: RequestHead, lowerName: string): string[] {
   const out: string[] = [];
   for (const [name, value] of head.headers) {
-    if (name.length === lowerName.length && name.toLowerCase() === lowerName) {
-      out.push(value);
-    }
+    if (isNamed(name, lowerName)) out.push(value);
   }
   return out;
+}
+
+/**
+ * Compares a header name with a lowercase name, ignoring ASCII case,
+ * without allocating (this runs several times per header per request).
+ */
+function isNamed(name: string, lowerName: string): boolean {
+  if (name.length !== lowerName.length) return false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    const lower = c >= 65 && c <= 90 ? c + 32 : c;
+    if (lower !== lowerName.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /**
@@ -324,7 +336,7 @@ export function headerValue(
 ): string | undefined {
   let out: string | undefined;
   for (const [name, value] of head.headers) {
-    if (name.length === lowerName.length && name.toLowerCase() === lowerName) {
+    if (isNamed(name, lowerName)) {
       out = out === undefined ? value : out + ", " + value;
     }
   }

@@ -74,6 +74,15 @@ export function currentHttpDate(nowMs: number = Date.now()): string {
 }
 
 /**
+ * The second the current Date header describes: responses built in the
+ * same second carry the same Date and may be reused.
+ */
+export function currentHttpSecond(nowMs: number = Date.now()): number {
+  currentHttpDate(nowMs);
+  return cachedSecond;
+}
+
+/**
  * Statuses whose responses never have content (RFC 9110 §6.4.1): a
  * Content-Length must still describe the content that would have been
  * sent, so callers omit the body, not the length.
