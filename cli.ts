@@ -19,6 +19,8 @@ export interface CliOptions {
   host: string;
   /** Configuration set by flags; defaults apply to the rest. */
   config: ConfigOverrides;
+  /** Listeners (threads) sharing the port. */
+  workers: number;
 }
 
 /** The outcome of {@linkcode parseCommandLine}. */
@@ -60,6 +62,7 @@ Options:
   --max-requests N      requests per connection before it closes (default 10000)
   --max-connections N   connections at once; more get 503 (default 4096)
   --shutdown-timeout S  seconds in-flight responses get after SIGINT/SIGTERM (default 10)
+  --workers N|auto      listener threads sharing the port (default 1; auto = one per core)
   -h, --help            show this help and exit
   -V, --version         show the version and exit
 
@@ -92,6 +95,7 @@ export function parseCommandLine(args: string[]): CliResult {
         "max-requests": { type: "string" },
         "max-connections": { type: "string" },
         "cache-size": { type: "string" },
+        workers: { type: "string" },
         "no-compression": { type: "boolean" },
         "dir-listing": { type: "boolean" },
         dotfiles: { type: "string" },
@@ -212,7 +216,20 @@ export function parseCommandLine(args: string[]): CliResult {
     );
   }
   config.logFormat = values.quiet ? "off" : logFormat;
-  return { kind: "run", options: { port, root, host, config } };
+  let workers = 1;
+  if (values.workers !== undefined) {
+    const text = values.workers;
+    const count = text === "auto"
+      ? navigator.hardwareConcurrency
+      : parseCount(text);
+    if (count === undefined || count > 256) {
+      return usageError(
+        `invalid --workers ${quote(text)}: use a number from 1 to 256, or auto`,
+      );
+    }
+    workers = count;
+  }
+  return { kind: "run", options: { port, root, host, config, workers } };
 }
 
 const SECONDS_FLAGS = [

@@ -20,6 +20,7 @@ import { ConnectionRegistry, type ServerContext } from "./connection.ts";
 import { CompressedCache } from "./files/compress.ts";
 import { FileCache } from "./files/cache.ts";
 import { AccessLog } from "./log.ts";
+import type { WorkerStart } from "./worker.ts";
 import { serializeResponseHead } from "./http/response.ts";
 
 /** A running server, as returned by {@linkcode startServer}. */
@@ -54,6 +55,8 @@ export interface StartOptions {
   port: number;
   /** Overrides of the default configuration. */
   config?: ConfigOverrides;
+  /** Share the port with other listeners (SO_REUSEPORT, for --workers). */
+  reusePort?: boolean;
 }
 
 /** A startup failure with a message meant for a person. */
@@ -102,9 +105,15 @@ function describe(err: unknown): string {
 }
 
 /** Opens the listening socket, turning failures into clear messages. */
-function listen(hostname: string, port: number): Deno.TcpListener {
+function listen(
+  hostname: string,
+  port: number,
+  reusePort: boolean,
+): Deno.TcpListener {
   try {
-    return Deno.listen({ hostname, port, transport: "tcp" });
+    return reusePort
+      ? Deno.listen({ hostname, port, transport: "tcp", reusePort })
+      : Deno.listen({ hostname, port, transport: "tcp" });
   } catch (err) {
     if (err instanceof Deno.errors.AddrInUse) {
       throw new StartupError(
@@ -144,7 +153,11 @@ export function startServer(options: StartOptions): RunningServer {
     ...defaultConfig(resolveRoot(options.root)),
     ...options.config,
   };
-  const listener = listen(options.hostname, options.port);
+  const listener = listen(
+    options.hostname,
+    options.port,
+    options.reusePort ?? false,
+  );
   const addr = listener.addr;
   const registry = new ConnectionRegistry();
   const ctx: ServerContext = {
@@ -274,6 +287,51 @@ function refuseBusy(conn: Deno.Conn): void {
   conn.write(BUSY_RESPONSE).then(close, close);
 }
 
+/**
+ * Starts `count` worker threads listening on the same port. Rejects with a
+ * StartupError when one cannot start.
+ */
+async function startWorkers(
+  count: number,
+  options: StartOptions,
+  graceMs: number,
+): Promise<Worker[]> {
+  const workers: Worker[] = [];
+  for (let i = 0; i < count; i++) {
+    const worker = new Worker(import.meta.resolve("./worker.ts"), {
+      type: "module",
+    });
+    workers.push(worker);
+    const start: WorkerStart = { options, graceMs };
+    const answer = await new Promise<{ ready?: true; error?: string }>(
+      (resolve) => {
+        worker.onmessage = (event) => resolve(event.data);
+        worker.onerror = (event) => {
+          event.preventDefault();
+          resolve({ error: event.message });
+        };
+        worker.postMessage(start);
+      },
+    );
+    if (answer.error !== undefined) {
+      for (const w of workers) w.terminate();
+      throw new StartupError(`worker ${i + 1} failed: ${answer.error}`);
+    }
+  }
+  return workers;
+}
+
+/** Asks a worker to shut down gracefully and waits until it has. */
+function stopWorker(worker: Worker): Promise<void> {
+  return new Promise((resolve) => {
+    worker.onmessage = () => {
+      worker.terminate();
+      resolve();
+    };
+    worker.postMessage("shutdown");
+  });
+}
+
 /** The addresses a person on this machine or network can click. */
 function clickableUrls(hostname: string, port: number): string[] {
   const wildcard = hostname === "0.0.0.0" || hostname === "::";
@@ -307,15 +365,24 @@ export async function main(args: string[]): Promise<number> {
     console.error(`pws: ${cli.message} (see pws --help)`);
     return 2;
   }
-  const { root, host, port, config } = cli.options;
+  const { root, host, port, config, workers } = cli.options;
+  const options: StartOptions = {
+    root,
+    hostname: host,
+    port,
+    config: { logColor: Deno.stdout.isTerminal(), ...config },
+  };
   let server: RunningServer;
+  let helpers: Worker[] = [];
   try {
-    server = startServer({
-      root,
-      hostname: host,
-      port,
-      config: { logColor: Deno.stdout.isTerminal(), ...config },
-    });
+    server = startServer({ ...options, reusePort: workers > 1 });
+    if (workers > 1) {
+      helpers = await startWorkers(
+        workers - 1,
+        { ...options, port: server.port },
+        server.shutdownGraceMs,
+      );
+    }
   } catch (err) {
     if (err instanceof StartupError) {
       console.error(`pws: ${err.message}`);
@@ -325,7 +392,12 @@ export async function main(args: string[]): Promise<number> {
   }
   // Listen for signals before announcing the URL: a script may signal as
   // soon as it has read it.
-  const stopped = untilSignalled(server, server.shutdownGraceMs);
+  const stopped = untilSignalled({
+    connectionCount: () => server.connectionCount(),
+    shutdown: (graceMs) =>
+      Promise.all([server.shutdown(graceMs), ...helpers.map(stopWorker)])
+        .then(() => {}),
+  }, server.shutdownGraceMs);
   console.log(`pws ${VERSION} serving ${root} on ${server.url}`);
   for (const line of clickableUrls(server.hostname, server.port)) {
     console.log(line);
@@ -338,7 +410,7 @@ export async function main(args: string[]): Promise<number> {
  * 0; a second signal exits at once with 130.
  */
 function untilSignalled(
-  server: RunningServer,
+  server: Pick<RunningServer, "connectionCount" | "shutdown">,
   graceMs: number,
 ): Promise<number> {
   return new Promise((resolve) => {
