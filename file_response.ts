@@ -43,7 +43,7 @@ import {
   sortListing,
   wantsJson,
 } from "./files/listing.ts";
-import { isInsideRoot, statusForFsError } from "./files/lookup.ts";
+import { isInsideRoot, isServable, statusForFsError } from "./files/lookup.ts";
 import { contentTypeFor, isCompressible } from "./files/media_type.ts";
 import { baseHeaders, HTML_TYPE, sendError, sendGenerated } from "./respond.ts";
 import { currentHttpSecond } from "./http/response.ts";
@@ -689,7 +689,19 @@ export async function sendListing(
         continue;
       }
       try {
-        const info = Deno.statSync(dirPath + "/" + entry.name);
+        const entryPath = dirPath + "/" + entry.name;
+        // A link is listed only if following it would be served.
+        if (
+          entry.isSymlink &&
+          !isServable(
+            c.config.rootReal,
+            Deno.realPathSync(entryPath),
+            c.config.lookup.dotfiles,
+          )
+        ) {
+          continue;
+        }
+        const info = Deno.statSync(entryPath);
         if (!info.isFile && !info.isDirectory) continue;
         entries.push({
           name: entry.name,

@@ -187,9 +187,32 @@ function containmentStatus(
 ): 403 | 404 | undefined {
   const real = Deno.realPathSync(path);
   if (!isInsideRoot(rootReal, real)) return 404;
-  if (dotfiles === "allow") return undefined;
-  const relative = real.slice(rootReal.length);
-  return relative.split(sep).some((s) => s.charCodeAt(0) === 46)
+  return isHiddenBelow(rootReal, real, dotfiles)
     ? dotfileStatus(dotfiles)
     : undefined;
+}
+
+/** True when the policy hides a real path that runs through a dot name. */
+function isHiddenBelow(
+  rootReal: string,
+  real: string,
+  dotfiles: DotfilesPolicy,
+): boolean {
+  if (dotfiles === "allow") return false;
+  return real.slice(rootReal.length).split(sep).some((s) =>
+    s.charCodeAt(0) === 46
+  );
+}
+
+/**
+ * True when a real path may be served: inside the root and not hidden by
+ * the dotfile policy (used to keep unservable links out of listings).
+ */
+export function isServable(
+  rootReal: string,
+  real: string,
+  dotfiles: DotfilesPolicy,
+): boolean {
+  return isInsideRoot(rootReal, real) &&
+    !isHiddenBelow(rootReal, real, dotfiles);
 }

@@ -1,0 +1,306 @@
+/**
+ * pws seen through a real browser: Debian's headless Chromium, driven by
+ * playwright-core (never a browser downloaded by a tool). The demo site
+ * must render with its stylesheet and images, a missing page must show
+ * NotFound.html with status 404, the browser must receive compressed
+ * responses, and a directory listing must be navigable by clicking.
+ *
+ * Screenshots go to test-output/ (gitignored).
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import {
+  type Browser,
+  chromium,
+  type Page,
+  type Response,
+} from "playwright-core";
+import type { RunningServer } from "./main.ts";
+import { REPO_DIR, startTestServer, STATIC_DIR } from "./test_helpers.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const OUTPUT_DIR = `${REPO_DIR}/test-output`;
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const hasChromium = exists(CHROMIUM);
+if (!hasChromium) {
+  console.warn(
+    `browser_test.ts: ${CHROMIUM} is missing, so the browser tests are ` +
+      `skipped. Install Debian's chromium (apt-get install chromium), or run ` +
+      `"deno task test", which installs it.`,
+  );
+}
+
+function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--no-first-run",
+      "--disable-sync",
+      "--disable-quic",
+    ],
+    timeout: 30_000,
+  });
+}
+
+/** A fresh light-scheme page whose responses are recorded by path. */
+async function newPage(
+  browser: Browser,
+): Promise<{ page: Page; responses: Map<string, Response> }> {
+  const context = await browser.newContext({
+    colorScheme: "light",
+    viewport: { width: 1100, height: 800 },
+  });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  page.setDefaultNavigationTimeout(10_000);
+  const responses = new Map<string, Response>();
+  page.on("response", (response) => {
+    responses.set(new URL(response.url()).pathname, response);
+  });
+  return { page, responses };
+}
+
+/**
+ * Evaluates a JavaScript expression in the page. Browser code is kept in
+ * strings: this project type-checks without the DOM library.
+ */
+function inPage<T>(page: Page, expression: string): Promise<T> {
+  return page.evaluate(expression) as Promise<T>;
+}
+
+const BODY_BACKGROUND = "getComputedStyle(document.body).backgroundColor";
+
+/** A site with no index.html, for the listing. */
+async function makeListingSite(): Promise<string> {
+  const root = await Deno.makeTempDir({ prefix: "pws_browser_" });
+  await Deno.mkdir(`${root}/alpha`);
+  await Deno.mkdir(`${root}/beta/inner`, { recursive: true });
+  await Deno.writeTextFile(`${root}/readme.txt`, "top-level readme\n");
+  await Deno.writeTextFile(`${root}/alpha/a.txt`, "in alpha\n");
+  await Deno.writeTextFile(
+    `${root}/beta/inner/hello world.txt`,
+    "Hello from a clicked link.\n",
+  );
+  await Deno.writeTextFile(`${root}/beta/ça va.txt`, "ça va bien\n");
+  return root;
+}
+
+Deno.test({
+  name: "browser: demo site, 404 page, compression and a clickable listing",
+  ignore: !hasChromium,
+  // Playwright keeps its own pipes and timers; everything is closed below.
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    await Deno.mkdir(OUTPUT_DIR, { recursive: true });
+    let demo: RunningServer | undefined;
+    let listing: RunningServer | undefined;
+    let listingRoot: string | undefined;
+    let browser: Browser | undefined;
+    try {
+      demo = startTestServer({ root: STATIC_DIR });
+      listingRoot = await makeListingSite();
+      listing = startTestServer({
+        root: listingRoot,
+        config: {
+          lookup: { dotfiles: "ignore", cleanUrls: false, dirListing: true },
+        },
+      });
+      browser = await launchBrowser();
+      const demoUrl = demo.url;
+      const listingUrl = listing.url;
+      const b = browser;
+
+      await t.step(
+        "the index renders with its stylesheet and images",
+        async () => {
+          const { page, responses } = await newPage(b);
+          const response = await page.goto(demoUrl, { waitUntil: "load" });
+          assert.equal(response?.status(), 200);
+          assert.equal(
+            await page.title(),
+            "pws — a small static web server for Deno",
+          );
+          const styles = await inPage<{ body: string; h1: string | null }>(
+            page,
+            `({
+              body: getComputedStyle(document.body).backgroundColor,
+              h1: document.querySelector("h1") &&
+                getComputedStyle(document.querySelector("h1")).color,
+            })`,
+          );
+          assert.equal(styles.body, "rgb(247, 245, 240)");
+          assert.equal(styles.h1, "rgb(31, 78, 121)");
+
+          const images = await inPage<
+            { src: string; complete: boolean; naturalWidth: number }[]
+          >(
+            page,
+            `[...document.images].map((img) => ({
+              src: new URL(img.src).pathname,
+              complete: img.complete,
+              naturalWidth: img.naturalWidth,
+            }))`,
+          );
+          for (const src of ["/images/logo.svg", "/images/server.png"]) {
+            const img = images.find((i) => i.src === src);
+            assert.ok(img, `${src} is on the page`);
+            assert.ok(img.complete, `${src} finished loading`);
+            assert.ok(img.naturalWidth > 0, `${src} decoded`);
+          }
+          for (
+            const path of [
+              "/style.css",
+              "/images/logo.svg",
+              "/images/server.png",
+            ]
+          ) {
+            assert.equal(responses.get(path)?.status(), 200, path);
+          }
+          assert.match(
+            (await responses.get("/images/server.png")!.allHeaders())[
+              "content-type"
+            ] ?? "",
+            /^image\/png/,
+          );
+          await page.screenshot({
+            path: `${OUTPUT_DIR}/index.png`,
+            fullPage: true,
+          });
+          await page.context().close();
+        },
+      );
+
+      await t.step("the browser receives compressed HTML and CSS", async () => {
+        const { page, responses } = await newPage(b);
+        await page.goto(demoUrl, { waitUntil: "load" });
+        for (const path of ["/", "/style.css"]) {
+          const response = responses.get(path);
+          assert.ok(response, `${path} was fetched`);
+          const headers = await response.allHeaders();
+          const requestHeaders = await response.request().allHeaders();
+          console.log(
+            `${path}: Accept-Encoding "${
+              requestHeaders["accept-encoding"]
+            }" → Content-Encoding "${headers["content-encoding"]}"`,
+          );
+          assert.match(headers["content-encoding"] ?? "", /^(br|gzip|zstd)$/);
+          assert.match(headers["vary"] ?? "", /Accept-Encoding/);
+        }
+        // Decoded correctly: the stylesheet applies.
+        const bg = await inPage<string>(page, BODY_BACKGROUND);
+        assert.equal(bg, "rgb(247, 245, 240)");
+        await page.context().close();
+      });
+
+      await t.step(
+        "a missing page shows NotFound.html with status 404",
+        async () => {
+          const { page } = await newPage(b);
+          const response = await page.goto(`${demoUrl}no-such-page`, {
+            waitUntil: "load",
+          });
+          assert.equal(response?.status(), 404);
+          assert.equal(await page.title(), "404 — Page not found · pws");
+          assert.equal(await page.textContent("h1"), "Page not found");
+          // The 404 page is styled too (its stylesheet is a normal 200).
+          const bg = await inPage<string>(page, BODY_BACKGROUND);
+          assert.equal(bg, "rgb(247, 245, 240)");
+          await page.screenshot({
+            path: `${OUTPUT_DIR}/notfound.png`,
+            fullPage: true,
+          });
+          // Its "home" button leads back.
+          await page.getByRole("link", { name: "Go to the home page" }).click();
+          await page.waitForURL(demoUrl);
+          assert.equal(await page.textContent("h1"), "Serve a folder.");
+          await page.context().close();
+        },
+      );
+
+      await t.step(
+        "links of the demo site work, /docs redirects to /docs/",
+        async () => {
+          const { page } = await newPage(b);
+          await page.goto(demoUrl, { waitUntil: "load" });
+          await page.getByRole("link", { name: "/docs", exact: true }).click();
+          await page.waitForURL(`${demoUrl}docs/`);
+          await page.goto(demoUrl, { waitUntil: "load" });
+          await page.getByRole("link", { name: "About pws" }).click();
+          await page.waitForURL(`${demoUrl}about.html`);
+          await page.context().close();
+        },
+      );
+
+      await t.step("a directory listing is navigable by clicking", async () => {
+        const { page } = await newPage(b);
+        const response = await page.goto(listingUrl, { waitUntil: "load" });
+        assert.equal(response?.status(), 200);
+        assert.equal(await page.title(), "Index of /");
+        const names = await page.$$eval(
+          "tbody a",
+          (links) => links.map((a) => a.textContent),
+        );
+        // The root has no parent link; directories come first.
+        assert.deepEqual(names, ["alpha/", "beta/", "readme.txt"]);
+
+        await page.getByRole("link", { name: "beta/", exact: true }).click();
+        await page.waitForURL(`${listingUrl}beta/`);
+        assert.equal(await page.title(), "Index of /beta/");
+        await page.screenshot({
+          path: `${OUTPUT_DIR}/listing.png`,
+          fullPage: true,
+        });
+
+        // A name with a space and non-ASCII letters.
+        await page.getByRole("link", { name: "ça va.txt", exact: true })
+          .click();
+        await page.waitForURL(/%C3%A7a%20va\.txt$/);
+        assert.equal(await page.textContent("body"), "ça va bien\n");
+        await page.goBack();
+        await page.waitForURL(`${listingUrl}beta/`);
+
+        await page.getByRole("link", { name: "inner/", exact: true }).click();
+        await page.waitForURL(`${listingUrl}beta/inner/`);
+        await page.getByRole("link", { name: "hello world.txt", exact: true })
+          .click();
+        await page.waitForURL(`${listingUrl}beta/inner/hello%20world.txt`);
+        assert.equal(
+          await page.textContent("body"),
+          "Hello from a clicked link.\n",
+        );
+
+        // And back up with the parent links.
+        await page.goto(`${listingUrl}beta/inner/`, { waitUntil: "load" });
+        await page.getByRole("link", { name: "../", exact: true }).click();
+        await page.waitForURL(`${listingUrl}beta/`);
+        await page.getByRole("link", { name: "../", exact: true }).click();
+        await page.waitForURL(listingUrl);
+        assert.equal(await page.title(), "Index of /");
+        await page.context().close();
+      });
+    } finally {
+      await browser?.close();
+      await demo?.close();
+      await listing?.close();
+      if (listingRoot !== undefined) {
+        await Deno.remove(listingRoot, { recursive: true });
+      }
+    }
+  },
+});
