@@ -34,8 +34,13 @@ import {
   type RepresentationChoice,
   SIDECAR_CODINGS,
 } from "./files/compress.ts";
-import { fileETag } from "./files/etag.ts";
-import { type CachedFile, type FileStamp, stampOf } from "./files/cache.ts";
+import { contentDigest, contentETag, fileETag } from "./files/etag.ts";
+import {
+  type CachedFile,
+  type FileStamp,
+  isSettled,
+  stampOf,
+} from "./files/cache.ts";
 import {
   type ListingEntry,
   renderListingHtml,
@@ -88,20 +93,31 @@ function rangeDecision(
   return parseRange(range, size);
 }
 
-/** Validators of a file's contents: a strong tag and its mtime. */
-function validatorsOf(stamp: FileStamp, variant?: string): Validators {
+/**
+ * Validators of a file's contents: a strong tag and its mtime. The tag
+ * comes from metadata, or from the content digest when the file was read
+ * while not settled (see {@linkcode isSettled}).
+ */
+function validatorsOf(opened: Opened, variant?: string): Validators {
+  const { stamp } = opened;
   return {
-    etag: fileETag({
-      size: stamp.size,
-      mtimeMs: stamp.mtimeMs ?? 0,
-      ctimeMs: stamp.ctimeMs ?? 0,
-      ino: stamp.ino,
-    }, variant),
-    // Never claim a modification later than the response's Date.
-    lastModifiedMs: stamp.mtimeMs === null
-      ? undefined
-      : Math.min(stamp.mtimeMs, Date.now()),
+    etag: opened.digest !== undefined
+      ? contentETag(opened.digest, variant)
+      : fileETag({
+        size: stamp.size,
+        mtimeMs: stamp.mtimeMs ?? 0,
+        ctimeMs: stamp.ctimeMs ?? 0,
+        ino: stamp.ino,
+      }, variant),
+    lastModifiedMs: lastModifiedOf(stamp),
   };
+}
+
+/** The Last-Modified time: the mtime, never later than now (the Date). */
+function lastModifiedOf(stamp: FileStamp): number | undefined {
+  return stamp.mtimeMs === null
+    ? undefined
+    : Math.min(stamp.mtimeMs, Date.now());
 }
 
 /** How long a cached list of sidecar files is trusted. */
@@ -152,6 +168,8 @@ interface Opened {
   body: Body;
   /** The cache entry, when the file is held in memory. */
   entry?: CachedFile;
+  /** Content digest, for a file read whole before it settled. */
+  digest?: string;
 }
 
 /** The cached copy of a file, while `statInfo` still matches it. */
@@ -212,6 +230,15 @@ async function openFromDisk(
       return { stamp, body: { kind: "file", file } };
     }
     file.close();
+    if (!isSettled(stamp)) {
+      // Metadata cannot yet tell this version from the next one: tag it
+      // by content, and do not cache it.
+      return {
+        stamp,
+        body: { kind: "memory", bytes },
+        digest: await contentDigest(bytes),
+      };
+    }
     const entry = cache.set(path, stamp, bytes);
     return { stamp, body: { kind: "memory", bytes }, entry };
   } catch (err) {
@@ -265,19 +292,17 @@ function factsOf(path: string, opened: Opened): FileFacts {
   const memo = opened.entry?.facts as FileFacts | undefined;
   if (memo !== undefined) return memo;
   const contentType = contentTypeFor(path);
-  const validators = validatorsOf(opened.stamp);
+  const validators = validatorsOf(opened);
+  const lastModifiedMs = lastModifiedOf(opened.stamp);
   const facts: FileFacts = {
     contentType,
     compressible: isCompressible(contentType),
     validators,
-    lastModified: validators.lastModifiedMs === undefined
+    lastModified: lastModifiedMs === undefined
       ? undefined
-      : formatHttpDate(validators.lastModifiedMs),
+      : formatHttpDate(lastModifiedMs),
   };
-  if (
-    opened.entry !== undefined &&
-    validators.lastModifiedMs === opened.stamp.mtimeMs
-  ) {
+  if (opened.entry !== undefined && lastModifiedMs === opened.stamp.mtimeMs) {
     opened.entry.facts = facts;
   }
   return facts;
@@ -335,14 +360,15 @@ export async function sendFile(
     const validators = choice.source === "identity"
       ? facts.validators
       : validatorsOf(
-        rep.stamp,
+        rep,
         choice.source === "dynamic" ? choice.coding : undefined,
       );
+    const repModifiedMs = lastModifiedOf(rep.stamp);
     const lastModified = choice.source === "identity"
       ? facts.lastModified
-      : validators.lastModifiedMs === undefined
+      : repModifiedMs === undefined
       ? undefined
-      : formatHttpDate(validators.lastModifiedMs);
+      : formatHttpDate(repModifiedMs);
 
     const outcome = evaluatePreconditions(
       method,
@@ -350,7 +376,9 @@ export async function sendFile(
       validators,
     );
     if (outcome === "precondition-failed") return await sendError(c, 412, ex);
-    const fileHeaders: ResponseHeaders = [["ETag", validators.etag!]];
+    const fileHeaders: ResponseHeaders = validators.etag === undefined
+      ? []
+      : [["ETag", validators.etag]];
     if (lastModified !== undefined) {
       fileHeaders.push(["Last-Modified", lastModified]);
     }
@@ -586,8 +614,9 @@ async function sendCompressed(
 ): Promise<void> {
   const size = rep.stamp.size;
   if (size <= MAX_BUFFERED_COMPRESS_BYTES) {
-    const etag = headers.find(([name]) => name === "ETag")![1];
-    let body = c.ctx.compressedCache.get(etag);
+    // Keyed by the variant's ETag; a file without one is not cached.
+    const etag = headers.find(([name]) => name === "ETag")?.[1];
+    let body = etag === undefined ? undefined : c.ctx.compressedCache.get(etag);
     if (body === undefined) {
       let identity: Uint8Array;
       if (rep.body.kind === "memory") {
@@ -600,7 +629,7 @@ async function sendCompressed(
         }
       }
       body = await compressBytes(identity, coding);
-      c.ctx.compressedCache.set(etag, body);
+      if (etag !== undefined) c.ctx.compressedCache.set(etag, body);
     }
     headers.push(["Content-Length", String(body.length)]);
     const head = c.encodeHead(200, headers);

@@ -33,6 +33,22 @@ export function sameStamp(a: FileStamp, b: FileStamp): boolean {
     a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
 }
 
+/**
+ * True when `stat` can tell any later change of the file from its current
+ * state. Deno reports ctime in whole seconds, so two writes within the
+ * same second can leave identical stamps (same size, mtime put back); a
+ * file whose ctime is this second or the last is not settled yet. pws does
+ * not cache such a file nor give it validators.
+ */
+export function isSettled(
+  stamp: FileStamp,
+  nowMs: number = Date.now(),
+): boolean {
+  const changed = stamp.ctimeMs ?? stamp.mtimeMs;
+  if (changed === null) return false;
+  return Math.floor(nowMs / 1000) > Math.floor(changed / 1000) + 1;
+}
+
 /** A cached file: its stamp, its bytes and facts derived from them once. */
 export interface CachedFile {
   stamp: FileStamp;
@@ -89,7 +105,7 @@ export class FileCache {
   /** Stores contents read with `stamp`, evicting old entries to fit. */
   set(path: string, stamp: FileStamp, body: Uint8Array): CachedFile {
     const entry: CachedFile = { stamp, body };
-    if (!this.accepts(body.length)) return entry;
+    if (!this.accepts(body.length) || !isSettled(stamp)) return entry;
     const old = this.#entries.get(path);
     if (old !== undefined) this.#delete(path, old);
     this.#entries.set(path, entry);

@@ -1,6 +1,8 @@
 /**
- * Entity tags for files served from disk (RFC 9110 §8.8.3), derived purely
- * from file metadata so that no file content has to be read or hashed.
+ * Entity tags for files served from disk (RFC 9110 §8.8.3): derived from
+ * file metadata, so no content has to be read or hashed, except for files
+ * changed so recently that metadata cannot tell versions apart, which are
+ * tagged by a digest of their content.
  *
  * @module
  */
@@ -35,10 +37,12 @@ function hexField(value: number | null): string {
  * changes its size or mtime, and always changes its ctime, which the kernel
  * sets on every write and metadata change and which user space cannot set
  * back (unlike mtime, which tools such as `touch -d` or `rsync -t` restore).
- * Replacing the file by rename gives it a new inode. So two different
- * contents never share a tag unless two writes land in the same millisecond
- * with the same size: millisecond resolution is all that Deno exposes, and
- * that is the one known limit of this scheme.
+ * Replacing the file by rename gives it a new inode. The limit: Deno
+ * reports mtime to the millisecond but ctime only to the second, so two
+ * same-size writes within one second whose mtime is put back (or that land
+ * in the same millisecond) leave identical metadata. pws therefore tags such
+ * recently changed files by content when it reads them whole (see
+ * {@linkcode contentETag}).
  *
  * @param info Metadata from `Deno.stat`, with times converted to ms.
  * @param variant Distinguishes other representations of the same file, e.g.
@@ -63,4 +67,30 @@ export function fileETag(info: FileTagInfo, variant?: string): string {
     fields.push(variant);
   }
   return `"${fields.join("-")}"`;
+}
+
+/**
+ * Returns a strong entity tag from a digest of the content, shaped
+ * `"c<digest>[-variant]"`: used for files changed too recently for their
+ * metadata to identify their content.
+ */
+export function contentETag(digestHex: string, variant?: string): string {
+  if (variant !== undefined && !VARIANT_CHARS.test(variant)) {
+    throw new TypeError(
+      `Invalid entity-tag variant: ${JSON.stringify(variant)}`,
+    );
+  }
+  return variant === undefined
+    ? `"c${digestHex}"`
+    : `"c${digestHex}-${variant}"`;
+}
+
+/** The first 128 bits of the SHA-256 of `bytes`, in hex. */
+export async function contentDigest(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
+  );
+  let hex = "";
+  for (let i = 0; i < 16; i++) hex += digest[i].toString(16).padStart(2, "0");
+  return hex;
 }
