@@ -66,11 +66,14 @@ export class ConnectionRegistry {
     }
   }
 
-  /** Starts draining: idle connections close now, busy ones after reply. */
+  /**
+   * Starts draining: connections waiting for a request (idle, or accepted
+   * but silent) close now, busy ones after their response.
+   */
   drain(): void {
     this.draining = true;
     for (const c of this.connections) {
-      if (c.phase === "idle") c.close();
+      if (c.awaitingRequest && c.phase !== "write") c.close();
     }
   }
 
@@ -100,6 +103,8 @@ export class Connection {
   requestsServed = 0;
   /** When the bytes of the current request began to arrive. */
   requestStartedAt = Date.now();
+  /** True until the first byte of the next request arrives. */
+  awaitingRequest = true;
   /** Status of the current response (0 before its head is written). */
   status = 0;
   /** Bytes written for the current response. */
@@ -130,9 +135,10 @@ export class Connection {
         this.buffer = bigger;
       }
     }
-    // Between requests the idle timeout applies; once a request has begun
-    // (or for the first one) the header timeout: slowloris defence.
-    if (this.end === this.start && this.requestsServed > 0) {
+    // Between requests the idle timeout applies; once any byte of a request
+    // has arrived (or for the first one) the header timeout, counted from
+    // that byte and never re-armed: slowloris defence, bodies included.
+    if (this.awaitingRequest && this.requestsServed > 0) {
       this.phase = "idle";
       this.deadline = Date.now() + this.config.idleTimeoutMs;
     } else {
@@ -150,7 +156,10 @@ export class Connection {
       this.eof = true;
       return false;
     }
-    if (this.phase === "idle") this.requestStartedAt = Date.now();
+    if (this.awaitingRequest) {
+      this.awaitingRequest = false;
+      if (this.requestsServed > 0) this.requestStartedAt = Date.now();
+    }
     this.end += n;
     return true;
   }

@@ -99,6 +99,7 @@ async function serveOneRequest(
 ): Promise<boolean> {
   const limits = c.config.headLimits;
   c.requestStartedAt = Date.now();
+  c.awaitingRequest = c.end === c.start;
   // Read until a whole head is buffered. `scanned` counts bytes after
   // `start` already searched: fill() may move the bytes, never reorder them.
   let scanned = 0;
