@@ -92,6 +92,22 @@ export function isFieldValue(value: string): boolean {
   return true;
 }
 
+/**
+ * Finds `byte` in `buf[from..to)`, or returns -1. Typed arrays' own
+ * indexOf has no end bound and would scan the stale rest of a reused read
+ * buffer on every call.
+ */
+function indexOfByte(
+  buf: Uint8Array,
+  byte: number,
+  from: number,
+  to: number,
+): number {
+  if (from >= to) return -1;
+  const i = buf.subarray(from, to).indexOf(byte);
+  return i < 0 ? -1 : from + i;
+}
+
 /** Decodes bytes one-to-one into a string (latin1), so no byte is lost. */
 function latin1(buf: Uint8Array, start: number, end: number): string {
   // fromCharCode over small slices is faster than a TextDecoder call.
@@ -145,8 +161,8 @@ export function findHeadEnd(
   // Back up two bytes so a terminator split across reads is still seen.
   let i = Math.max(start, scanFrom - 2);
   while (true) {
-    const lf = buf.indexOf(LF, i);
-    if (lf < 0 || lf >= end) return -1;
+    const lf = indexOfByte(buf, LF, i, end);
+    if (lf < 0) return -1;
     // The blank line is LF LF or LF CR LF.
     if (lf + 1 < end && buf[lf + 1] === LF) return lf + 2;
     if (lf + 2 < end && buf[lf + 1] === CR && buf[lf + 2] === LF) {
@@ -167,8 +183,8 @@ export function checkIncompleteHead(
   end: number,
   limits: HeadLimits,
 ): HeadError | undefined {
-  const lineEnd = buf.indexOf(LF, start);
-  if (lineEnd < 0 || lineEnd >= end) {
+  const lineEnd = indexOfByte(buf, LF, start, end);
+  if (lineEnd < 0) {
     // A CR waiting for its LF is not part of the line.
     const length = end - start - (buf[end - 1] === CR ? 1 : 0);
     if (length > limits.maxRequestLineBytes) {
@@ -188,8 +204,8 @@ function fail(status: HeadError["status"], reason: string): HeadError {
 
 /** Returns the end of the line starting at `i` (the index of CR or LF). */
 function lineEndAt(buf: Uint8Array, i: number, end: number): number {
-  const lf = buf.indexOf(LF, i);
-  if (lf < 0 || lf >= end) return end;
+  const lf = indexOfByte(buf, LF, i, end);
+  if (lf < 0) return end;
   return lf > i && buf[lf - 1] === CR ? lf - 1 : lf;
 }
 
@@ -213,16 +229,8 @@ export function parseRequestHead(
   if (end - start > limits.maxHeadBytes) {
     return fail(431, "Header section too large");
   }
-  // A CR anywhere must start a CRLF pair; a bare CR is a framing hazard.
-  for (
-    let i = buf.indexOf(CR, start);
-    i >= 0 && i < end;
-    i = buf.indexOf(CR, i + 1)
-  ) {
-    if (i + 1 >= end || buf[i + 1] !== LF) {
-      return fail(400, "Bare CR in request head");
-    }
-  }
+  // A bare CR (one not ending a line) is a framing hazard; it needs no scan
+  // of its own: no byte class below admits CR, so it fails as malformed.
 
   // Request line: method SP request-target SP HTTP-version.
   const lineEnd = lineEndAt(buf, start, end);
