@@ -172,13 +172,17 @@ interface Opened {
   digest?: string;
 }
 
-/** The cached copy of a file, while `statInfo` still matches it. */
+/**
+ * The cached copy of a file, while `statInfo` still matches it (`known`
+ * is the entry the lookup already found, saving a second check).
+ */
 function openCached(
   c: Connection,
   path: string,
   statInfo: Deno.FileInfo,
+  known?: CachedFile,
 ): Opened | undefined {
-  const hit = c.ctx.fileCache.get(path, stampOf(statInfo));
+  const hit = known ?? c.ctx.fileCache.get(path, stampOf(statInfo));
   if (hit === undefined) return undefined;
   return {
     stamp: hit.stamp,
@@ -319,8 +323,9 @@ export async function sendFile(
   ex: Exchange,
   path: string,
   statInfo: Deno.FileInfo,
+  cached?: CachedFile,
 ): Promise<void> {
-  const identity = openCached(c, path, statInfo) ??
+  const identity = openCached(c, path, statInfo, cached) ??
     await openFromDisk(c, path, statInfo);
   if (typeof identity === "number") return sendError(c, identity, ex);
   let rep = identity;
@@ -376,18 +381,23 @@ export async function sendFile(
       validators,
     );
     if (outcome === "precondition-failed") return await sendError(c, 412, ex);
-    const fileHeaders: ResponseHeaders = validators.etag === undefined
-      ? []
-      : [["ETag", validators.etag]];
-    if (lastModified !== undefined) {
-      fileHeaders.push(["Last-Modified", lastModified]);
-    }
-    fileHeaders.push(["Cache-Control", config.cacheControl]);
-    if (varies) fileHeaders.push(["Vary", "Accept-Encoding"]);
-    for (const header of config.extraHeaders) fileHeaders.push(header);
+    // Fields every response about this representation carries (200, 206,
+    // 304), made only when a response has to be formatted.
+    const fileHeaders = (): ResponseHeaders => {
+      const fields: ResponseHeaders = validators.etag === undefined
+        ? []
+        : [["ETag", validators.etag]];
+      if (lastModified !== undefined) {
+        fields.push(["Last-Modified", lastModified]);
+      }
+      fields.push(["Cache-Control", config.cacheControl]);
+      if (varies) fields.push(["Vary", "Accept-Encoding"]);
+      for (const header of config.extraHeaders) fields.push(header);
+      return fields;
+    };
     if (outcome === "not-modified") {
       const headers = baseHeaders(c, ex);
-      for (const header of fileHeaders) headers.push(header);
+      for (const header of fileHeaders()) headers.push(header);
       return await c.write(c.encodeHead(304, headers));
     }
 
@@ -412,7 +422,7 @@ export async function sendFile(
       headers.push(["Content-Encoding", choice.coding]);
     }
     if (choice.source === "dynamic") {
-      for (const header of fileHeaders) headers.push(header);
+      for (const header of fileHeaders()) headers.push(header);
       return await sendCompressed(c, ex, rep, choice.coding, headers);
     }
     if (decision.kind === "unsatisfiable") {
@@ -428,7 +438,7 @@ export async function sendFile(
       headers.push(
         ["Content-Length", String(length)],
         ["Content-Range", contentRangeValue(range, size)],
-        ...fileHeaders,
+        ...fileHeaders(),
       );
       await c.write(c.encodeHead(206, headers));
       return await writeRange(c, rep.body, range.start, length);
@@ -447,7 +457,7 @@ export async function sendFile(
       ];
       headers.push(
         ["Content-Length", String(plan.contentLength)],
-        ...fileHeaders,
+        ...fileHeaders(),
       );
       await c.write(c.encodeHead(206, headers));
       for (const part of plan.parts) {
@@ -474,7 +484,7 @@ async function sendWhole(
   rep: Opened,
   contentType: string,
   coding: string,
-  fileHeaders: ResponseHeaders,
+  fileHeaders: () => ResponseHeaders,
 ): Promise<void> {
   const size = rep.stamp.size;
   const entry = rep.entry;
@@ -492,7 +502,7 @@ async function sendWhole(
   headers.push(["Content-Type", contentType]);
   if (coding !== "identity") headers.push(["Content-Encoding", coding]);
   headers.push(["Accept-Ranges", "bytes"], ["Content-Length", String(size)]);
-  for (const header of fileHeaders) headers.push(header);
+  for (const header of fileHeaders()) headers.push(header);
   const head = c.encodeHead(200, headers);
   if (ex.headOnly || size === 0) {
     if (entry !== undefined) remember(entry, key, second, head);

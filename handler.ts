@@ -237,6 +237,6 @@ function respond(c: Connection, ex: Exchange): Promise<void> {
       }
       return sendError(c, found.status, ex);
     case "file":
-      return sendFile(c, ex, found.path, found.info);
+      return sendFile(c, ex, found.path, found.info, found.entry);
   }
 }

@@ -12,11 +12,11 @@
 
 import { join, sep } from "node:path";
 import { buildPath, hasDotSegment, type ResolvedTarget } from "./target.ts";
-import { type FileCache, stampOf } from "./cache.ts";
+import { type CachedFile, type FileCache, stampOf } from "./cache.ts";
 
 /** The outcome of {@linkcode lookupFile}. */
 export type LookupResult =
-  | { kind: "file"; path: string; info: Deno.FileInfo }
+  | { kind: "file"; path: string; info: Deno.FileInfo; entry?: CachedFile }
   | { kind: "directory"; path: string }
   | { kind: "redirect"; location: string }
   | { kind: "error"; status: 403 | 404 | 500; cause?: unknown };
@@ -165,11 +165,12 @@ export function lookupFile(
     if (!info.isFile) return { kind: "error", status: 404 };
     // A cached file was checked when it was cached, and `stat` (which
     // follows links) still finds exactly those contents at this path.
-    if (cache?.get(path, stampOf(info)) === undefined) {
+    const entry = cache?.get(path, stampOf(info));
+    if (entry === undefined) {
       const status = containmentStatus(rootReal, path, options.dotfiles);
       if (status !== undefined) return { kind: "error", status };
     }
-    return { kind: "file", path, info };
+    return { kind: "file", path, info, entry };
   } catch (err) {
     return { kind: "error", status: statusForFsError(err), cause: err };
   }
