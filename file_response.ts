@@ -205,9 +205,9 @@ async function openFromDisk(
   const cache = c.ctx.fileCache;
   let file: Deno.FsFile;
   try {
-    file = statInfo.size <= SMALL_FILE_BYTES
-      ? Deno.openSync(path)
-      : await Deno.open(path);
+    // Opening is a metadata operation: synchronous is cheaper than a round
+    // trip through the thread pool.
+    file = Deno.openSync(path);
   } catch (err) {
     return statusForFsError(err);
   }
@@ -598,9 +598,20 @@ async function streamRange(
   start: number,
   length: number,
 ): Promise<void> {
-  await file.seek(start, Deno.SeekMode.Start);
   c.streamBuffer ??= new Uint8Array(STREAM_CHUNK_BYTES);
   const buf = c.streamBuffer;
+  if (length <= buf.length) {
+    // One chunk (a typical range request): read it synchronously, as the
+    // page cache usually answers at once; large streams stay asynchronous.
+    file.seekSync(start, Deno.SeekMode.Start);
+    const n = readFully(file, buf.subarray(0, length));
+    if (n < length) {
+      if (n > 0) await c.write(buf.subarray(0, n));
+      throw new ConnectionClosed();
+    }
+    return c.write(buf.subarray(0, length));
+  }
+  await file.seek(start, Deno.SeekMode.Start);
   let remaining = length;
   while (remaining > 0) {
     const n = await file.read(buf.subarray(0, Math.min(buf.length, remaining)));

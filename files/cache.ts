@@ -49,6 +49,9 @@ export function isSettled(
   return Math.floor(nowMs / 1000) > Math.floor(changed / 1000) + 1;
 }
 
+/** Most paths remembered as verified before the memory starts over. */
+const MAX_VERIFIED = 4096;
+
 /** A cached file: its stamp, its bytes and facts derived from them once. */
 export interface CachedFile {
   stamp: FileStamp;
@@ -70,6 +73,7 @@ export interface CachedFile {
  */
 export class FileCache {
   #entries = new Map<string, CachedFile>();
+  #verified = new Map<string, FileStamp>();
   #bytes = 0;
 
   constructor(readonly maxBytes: number, readonly maxFileBytes: number) {}
@@ -115,6 +119,21 @@ export class FileCache {
       this.#delete(key, value);
     }
     return entry;
+  }
+
+  /**
+   * Remembers that `path` with this stamp passed the containment checks,
+   * for files too large to cache, so a repeated request skips realpath.
+   */
+  markVerified(path: string, stamp: FileStamp): void {
+    if (this.#verified.size >= MAX_VERIFIED) this.#verified.clear();
+    this.#verified.set(path, stamp);
+  }
+
+  /** True when `path` is cached or was verified with exactly this stamp. */
+  isVerified(path: string, stamp: FileStamp): boolean {
+    const known = this.#verified.get(path);
+    return known !== undefined && sameStamp(known, stamp);
   }
 
   #delete(path: string, entry: CachedFile): void {

@@ -165,10 +165,12 @@ export function lookupFile(
     if (!info.isFile) return { kind: "error", status: 404 };
     // A cached file was checked when it was cached, and `stat` (which
     // follows links) still finds exactly those contents at this path.
-    const entry = cache?.get(path, stampOf(info));
-    if (entry === undefined) {
+    const stamp = stampOf(info);
+    const entry = cache?.get(path, stamp);
+    if (entry === undefined && !cache?.isVerified(path, stamp)) {
       const status = containmentStatus(rootReal, path, options.dotfiles);
       if (status !== undefined) return { kind: "error", status };
+      cache?.markVerified(path, stamp);
     }
     return { kind: "file", path, info, entry };
   } catch (err) {
