@@ -1,0 +1,70 @@
+/**
+ * The nginx configurations the benchmark compares pws against. Pure text
+ * generation: the caller writes the file and starts nginx.
+ *
+ * @module
+ */
+
+/** Options for {@link nginxConfig}. */
+export interface NginxConfigOptions {
+  /** Directory for the pid file, error log and temp paths. */
+  tmpDir: string;
+  /** Document root. */
+  root: string;
+  /** Port to listen on (127.0.0.1 only). */
+  port: number;
+  /** Config B: add `open_file_cache`. */
+  openFileCache: boolean;
+}
+
+/**
+ * Returns an nginx.conf for one single-process nginx (no master, no daemon)
+ * serving `root` on 127.0.0.1:`port`, with sendfile, tcp_nopush, no access
+ * log and a high `keepalive_requests`. Config A is this; config B adds
+ * `open_file_cache max=1000 inactive=20s; open_file_cache_valid 30s;`.
+ */
+export function nginxConfig(opts: NginxConfigOptions): string {
+  const t = opts.tmpDir;
+  const cache = opts.openFileCache
+    ? [
+      "    open_file_cache max=1000 inactive=20s;",
+      "    open_file_cache_valid 30s;",
+    ]
+    : [];
+  return [
+    "# Written by bench/run.ts: one process, everything under its temp dir.",
+    "daemon off;",
+    "master_process off;",
+    "worker_processes 1;",
+    `pid ${t}/nginx.pid;`,
+    // notice: nginx then logs which pid sent it a signal.
+    `error_log ${t}/error.log notice;`,
+    "events {",
+    "    worker_connections 4096;",
+    "}",
+    "http {",
+    "    types {",
+    "        text/html html;",
+    "        application/octet-stream bin;",
+    "    }",
+    "    default_type application/octet-stream;",
+    "    access_log off;",
+    "    sendfile on;",
+    "    tcp_nopush on;",
+    "    keepalive_requests 100000;",
+    "    keepalive_timeout 65s;",
+    ...cache,
+    `    client_body_temp_path ${t}/client_body;`,
+    `    proxy_temp_path ${t}/proxy;`,
+    `    fastcgi_temp_path ${t}/fastcgi;`,
+    `    uwsgi_temp_path ${t}/uwsgi;`,
+    `    scgi_temp_path ${t}/scgi;`,
+    "    server {",
+    `        listen 127.0.0.1:${opts.port};`,
+    `        root ${opts.root};`,
+    "        index index.html;",
+    "    }",
+    "}",
+    "",
+  ].join("\n");
+}

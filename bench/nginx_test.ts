@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { nginxConfig } from "./nginx.ts";
+
+const base = { tmpDir: "/tmp/b", root: "/tmp/b/root", port: 8123 };
+
+Deno.test("config A is single-process, quiet and uses sendfile", () => {
+  const conf = nginxConfig({ ...base, openFileCache: false });
+  for (
+    const line of [
+      "daemon off;",
+      "master_process off;",
+      "pid /tmp/b/nginx.pid;",
+      "error_log /tmp/b/error.log notice;",
+      "access_log off;",
+      "sendfile on;",
+      "tcp_nopush on;",
+      "keepalive_requests 100000;",
+      "listen 127.0.0.1:8123;",
+      "root /tmp/b/root;",
+    ]
+  ) {
+    assert.ok(conf.includes(line), `missing ${line}`);
+  }
+  assert.ok(!conf.includes("open_file_cache"));
+});
+
+Deno.test("config B adds open_file_cache", () => {
+  const conf = nginxConfig({ ...base, openFileCache: true });
+  assert.ok(conf.includes("open_file_cache max=1000 inactive=20s;"));
+  assert.ok(conf.includes("open_file_cache_valid 30s;"));
+});
+
+Deno.test("braces balance", () => {
+  const conf = nginxConfig({ ...base, openFileCache: true });
+  assert.equal(
+    conf.split("{").length,
+    conf.split("}").length,
+  );
+});

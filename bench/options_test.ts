@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { parseOptions, UsageError } from "./options.ts";
+import { QUICK } from "./scenarios.ts";
+
+const dir = "/repo/bench";
+
+function parse(args: string[]) {
+  const o = parseOptions(args, dir);
+  assert.notEqual(o, "help");
+  return o as Exclude<typeof o, "help">;
+}
+
+Deno.test("defaults: full mode, every server and scenario", () => {
+  const o = parse([]);
+  assert.equal(o.mode.name, "full");
+  assert.equal(o.mode.reps, 3);
+  assert.deepEqual(o.servers, ["nginx-a", "nginx-b", "pws", "python", "serve"]);
+  assert.equal(o.scenarios.length, 8);
+  assert.equal(o.out, "/repo/bench/results.md");
+  assert.equal(o.strace, false);
+});
+
+Deno.test("--quick uses its own scenarios and report file", () => {
+  const o = parse(["--quick"]);
+  assert.equal(o.mode.name, "quick");
+  assert.deepEqual(o.scenarios, [...QUICK.scenarios]);
+  assert.equal(o.out, "/repo/bench/results-quick.md");
+});
+
+Deno.test("--only nginx means both configurations, in benchmark order", () => {
+  assert.deepEqual(parse(["--only", "pws,nginx"]).servers, [
+    "nginx-a",
+    "nginx-b",
+    "pws",
+  ]);
+  assert.deepEqual(parse(["--only=python"]).servers, ["python"]);
+});
+
+Deno.test("--scenarios keeps the canonical order", () => {
+  assert.deepEqual(parse(["--scenarios", "range,1k"]).scenarios, [
+    "1k",
+    "range",
+  ]);
+});
+
+Deno.test("--strace defaults to nginx A and pws", () => {
+  const o = parse(["--strace", "--requests", "500"]);
+  assert.deepEqual(o.servers, ["nginx-a", "pws"]);
+  assert.equal(o.requests, 500);
+  assert.equal(o.out, "/repo/bench/syscalls.md");
+});
+
+Deno.test("--help", () => {
+  assert.equal(parseOptions(["-h"], dir), "help");
+});
+
+Deno.test("bad command lines are usage errors", () => {
+  for (
+    const args of [
+      ["--nope"],
+      ["extra"],
+      ["--only", "apache"],
+      ["--only", ","],
+      ["--scenarios", "2k"],
+      ["--requests", "0"],
+      ["--requests", "many"],
+      ["--only"],
+    ]
+  ) {
+    assert.throws(() => parseOptions(args, dir), UsageError, args.join(" "));
+  }
+});

@@ -1,0 +1,287 @@
+/**
+ * Turns measured runs into the Markdown report: one table per scenario with
+ * medians and ratios to nginx A.
+ *
+ * @module
+ */
+
+import type { Mode, Scenario } from "./scenarios.ts";
+import type { ServerId } from "./servers.ts";
+import {
+  formatCount,
+  formatLatency,
+  formatMiB,
+  formatNumber,
+  markdownTable,
+  median,
+  ratio,
+  spread,
+  withRatio,
+} from "./stats.ts";
+
+/** Figures of one measured run. */
+export interface RunMetrics {
+  /** Requests/s or MiB/s, following the scenario's unit. */
+  value: number;
+  p50Us: number;
+  p99Us: number;
+  /** VmRSS right after the run, bytes. */
+  rssAfter: number;
+  /** Largest VmRSS sampled during the run, bytes. */
+  rssMax: number;
+  /** Server CPU time (user + system) during the run, seconds. */
+  cpuS: number;
+  /** Server CPU milliseconds per MiB read by the client. */
+  cpuMsPerMiB: number;
+  /** Socket errors + responses with status ≥ 400. */
+  errors: number;
+  requests: number;
+}
+
+/** Everything measured for one server in one scenario. */
+export interface Cell {
+  server: ServerId;
+  label: string;
+  scenario: Scenario;
+  /** Seconds per measured run. */
+  durationS: number;
+  runs: RunMetrics[];
+  /** What the single curl request got, e.g. `200, 1024 B`. */
+  check: string;
+  /** False when the curl check got an unexpected status or size. */
+  checkOk: boolean;
+  /** Problems met (wrk failure, server died …). */
+  notes: string[];
+}
+
+/** The median figures of a cell. */
+export interface Medians {
+  value: number;
+  p50Us: number;
+  p99Us: number;
+  rssAfter: number;
+  rssMax: number;
+  cpuMsPerMiB: number;
+  spread: number;
+  errors: number;
+}
+
+/** Medians over the runs of a cell (errors are summed). */
+export function medians(cell: Cell): Medians {
+  const pick = (f: (r: RunMetrics) => number) => median(cell.runs.map(f));
+  return {
+    value: pick((r) => r.value),
+    p50Us: pick((r) => r.p50Us),
+    p99Us: pick((r) => r.p99Us),
+    rssAfter: pick((r) => r.rssAfter),
+    rssMax: pick((r) => r.rssMax),
+    cpuMsPerMiB: pick((r) => r.cpuMsPerMiB),
+    spread: spread(cell.runs.map((r) => r.value)),
+    errors: cell.runs.reduce((a, r) => a + r.errors, 0),
+  };
+}
+
+function formatValue(unit: Scenario["unit"], v: number): string {
+  return unit === "req/s" ? formatCount(v) : formatNumber(v, 4);
+}
+
+/** The Markdown table of one scenario (ratios against the `nginx-a` cell when present). */
+export function scenarioTable(
+  scenario: Scenario,
+  cells: readonly Cell[],
+): string {
+  const ref = cells.find((c) => c.server === "nginx-a" && c.runs.length > 0);
+  const r = ref ? medians(ref) : undefined;
+  const headers = ["Server", scenario.unit];
+  if (scenario.peakRss) headers.push("RSS max", "RSS after");
+  else headers.push("p50", "p99", "RSS after");
+  if (scenario.cpuPerMiB) headers.push("CPU ms/MiB");
+  headers.push("±", "errors", "check");
+  const rows = cells.map((c) => {
+    const label = c.notes.length > 0 ? `${c.label} ⚠` : c.label;
+    if (c.runs.length === 0) {
+      return [label, "–", ...headers.slice(2, -1).map(() => "–"), c.check];
+    }
+    const m = medians(c);
+    const row = [
+      label,
+      withRatio(
+        formatValue(scenario.unit, m.value),
+        ratio(m.value, r?.value ?? NaN),
+      ),
+    ];
+    if (scenario.peakRss) {
+      row.push(
+        withRatio(formatMiB(m.rssMax), ratio(m.rssMax, r?.rssMax ?? NaN)),
+        withRatio(formatMiB(m.rssAfter), ratio(m.rssAfter, r?.rssAfter ?? NaN)),
+      );
+    } else {
+      row.push(
+        withRatio(formatLatency(m.p50Us), ratio(m.p50Us, r?.p50Us ?? NaN)),
+        withRatio(formatLatency(m.p99Us), ratio(m.p99Us, r?.p99Us ?? NaN)),
+        withRatio(formatMiB(m.rssAfter), ratio(m.rssAfter, r?.rssAfter ?? NaN)),
+      );
+    }
+    if (scenario.cpuPerMiB) {
+      row.push(
+        withRatio(
+          formatNumber(m.cpuMsPerMiB),
+          ratio(m.cpuMsPerMiB, r?.cpuMsPerMiB ?? NaN),
+        ),
+      );
+    }
+    row.push(
+      Number.isFinite(m.spread) ? `${(m.spread * 100).toFixed(1)}%` : "–",
+      formatCount(m.errors),
+      c.checkOk ? `${c.check} ✓` : `${c.check} ✗`,
+    );
+    return row;
+  });
+  return markdownTable(headers, rows);
+}
+
+/** Facts about the machine and the tools, for the report header. */
+export interface Environment {
+  date: string;
+  nproc: string;
+  cpuModel: string;
+  kernel: string;
+  /** `/proc/loadavg` (1, 5, 15 min) when the run started: other load skews results. */
+  loadAtStart: string;
+  versions: Record<string, string>;
+}
+
+/** Inputs of {@link renderReport}. */
+export interface ReportInput {
+  env: Environment;
+  mode: Mode;
+  cells: readonly Cell[];
+  scenarios: readonly Scenario[];
+  /** Servers that ran, id → label and description. */
+  servers: readonly { id: ServerId; label: string; about: string }[];
+  skipped: readonly { label: string; reason: string }[];
+  /** Command lines, for the method section. */
+  commands: readonly string[];
+  nginxConfigA?: string;
+  totalS: number;
+}
+
+/** The scenario tables alone (what is printed on the terminal). */
+export function renderTables(
+  scenarios: readonly Scenario[],
+  cells: readonly Cell[],
+): string {
+  const parts: string[] = [];
+  for (const s of scenarios) {
+    const mine = cells.filter((c) => c.scenario.id === s.id);
+    if (mine.length === 0) continue;
+    parts.push(
+      `### ${s.title} (\`${s.id}\`)`,
+      "",
+      s.about,
+      "",
+      scenarioTable(s, mine),
+      "",
+    );
+    for (const c of mine) {
+      for (const n of c.notes) parts.push(`- ⚠ ${c.label}: ${n}`);
+    }
+    if (mine.some((c) => c.notes.length > 0)) parts.push("");
+  }
+  return parts.join("\n");
+}
+
+/** The whole Markdown report written to bench/results.md. */
+export function renderReport(input: ReportInput): string {
+  const { env, mode } = input;
+  const lines: string[] = [
+    "# pws benchmark results",
+    "",
+    `Generated by \`deno task bench${
+      mode.name === "quick" ? " --quick" : ""
+    }\` (bench/run.ts) on ${env.date}; took ${Math.round(input.totalS)} s.`,
+    "",
+    "## Machine",
+    "",
+    markdownTable(["", ""], [
+      ["nproc", env.nproc],
+      ["CPU", env.cpuModel],
+      ["kernel", env.kernel],
+      ["load average at start", env.loadAtStart],
+      ...Object.entries(env.versions),
+    ], ["l", "l"]),
+    "",
+    "## Method",
+    "",
+    `- Mode **${mode.name}**: ${mode.reps} measured run(s) of ${mode.durationS} s per scenario and server ` +
+    `(${mode.shortDurationS} s for python and serve, ${mode.hugeDurationS} s once for the 1 GiB download), ` +
+    `each preceded by a ${mode.warmupS} s warm-up run with the same parameters; figures are medians over the runs.`,
+    "- Every server is pinned to CPU 0 and wrk (`-t1`) to CPU 1 with `taskset`; the harness itself runs on CPU 1. " +
+    "Loopback only (127.0.0.1).",
+    "- req/s, MiB/s and latency percentiles come from `wrk --latency`; MiB/s is wrk's Transfer/sec (headers included).",
+    "- RSS is `VmRSS` of the server process from `/proc/<pid>/status` right after each run (for nginx: its only process, `master_process off`; for serve: the node process under npx). " +
+    "CPU ms/MiB is the server's utime+stime from `/proc/<pid>/stat` during the run divided by the MiB wrk read.",
+    "- `(×n)` is the figure divided by nginx A's in the same scenario (for req/s and MiB/s higher is better; for latency, RSS and CPU lower is better).",
+    "- `±` is (max − min) / median of the main figure over the runs; `errors` counts wrk socket errors and responses with status ≥ 400 over all runs; " +
+    "`check` is the status and body size one curl request got before the runs (✗: not what the scenario expects).",
+    "",
+    "## Results",
+    "",
+    renderTables(input.scenarios, input.cells),
+    "## Servers",
+    "",
+    ...input.servers.map((s) => `- **${s.label}**: ${s.about}`),
+    "",
+  ];
+  if (input.skipped.length > 0) {
+    lines.push(
+      "Skipped:",
+      "",
+      ...input.skipped.map((s) => `- ${s.label}: ${s.reason}`),
+      "",
+    );
+  }
+  lines.push(
+    "## Commands",
+    "",
+    "```",
+    ...input.commands,
+    "```",
+    "",
+  );
+  if (input.nginxConfigA) {
+    lines.push(
+      "<details><summary>nginx config A (B adds <code>open_file_cache</code>)</summary>",
+      "",
+      "```nginx",
+      input.nginxConfigA.trimEnd(),
+      "```",
+      "",
+      "</details>",
+      "",
+    );
+  }
+  lines.push("## Every run", "");
+  const rows = input.cells.filter((c) => c.runs.length > 0).map((c) => [
+    c.scenario.id,
+    c.label,
+    c.runs.map((r) => formatValue(c.scenario.unit, r.value)).join(" / "),
+    c.runs.map((r) => formatLatency(r.p99Us)).join(" / "),
+    c.runs.map((r) => formatMiB(r.rssAfter)).join(" / "),
+  ]);
+  lines.push(
+    markdownTable(
+      ["scenario", "server", "req/s or MiB/s", "p99", "RSS after"],
+      rows,
+      [
+        "l",
+        "l",
+        "r",
+        "r",
+        "r",
+      ],
+    ),
+    "",
+  );
+  return lines.join("\n");
+}

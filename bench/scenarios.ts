@@ -1,0 +1,218 @@
+/**
+ * The benchmark's scenarios and its two modes (full and quick).
+ *
+ * @module
+ */
+
+import { FILES, HUGE_FILE } from "./load.ts";
+import type { ServerId } from "./servers.ts";
+
+/** Identifiers accepted by `--scenarios`. */
+export type ScenarioId =
+  | "1k"
+  | "1k-close"
+  | "64k"
+  | "1m"
+  | "100m"
+  | "304"
+  | "range"
+  | "1g-x50";
+
+/** One load pattern, run against each of its servers. */
+export interface Scenario {
+  id: ScenarioId;
+  /** Heading in the report. */
+  title: string;
+  /** What it measures, for the report and README. */
+  about: string;
+  /** Path requested. */
+  path: string;
+  /** wrk connections. */
+  connections: number;
+  /** Extra request headers. */
+  headers: readonly string[];
+  /** Add `If-None-Match` with the ETag the server sent for `path`. */
+  ifNoneMatch?: boolean;
+  /** Main figure: requests per second or MiB per second. */
+  unit: "req/s" | "MiB/s";
+  /** Show server CPU time per MiB sent. */
+  cpuPerMiB: boolean;
+  /** Show the largest RSS sampled during the run instead of latency. */
+  peakRss?: boolean;
+  /** What a single curl request must get. */
+  expect: { status: number; bytes?: number; head?: boolean };
+  /** wrk `--timeout` in seconds. */
+  timeoutS: number;
+  /** Servers that run it. */
+  servers: readonly ServerId[];
+  /** Run once whatever the repetition count (a long soak rather than a rate). */
+  once?: boolean;
+}
+
+const BIG3: readonly ServerId[] = ["nginx-a", "nginx-b", "pws"];
+const ALL: readonly ServerId[] = [
+  "nginx-a",
+  "nginx-b",
+  "pws",
+  "python",
+  "serve",
+];
+
+/** Every scenario, in the order they run. */
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    id: "1k",
+    title: "1 KiB, keep-alive",
+    about:
+      "64 keep-alive connections fetching a 1 KiB file: per-request overhead.",
+    path: "/1k.bin",
+    connections: 64,
+    headers: [],
+    unit: "req/s",
+    cpuPerMiB: false,
+    expect: { status: 200, bytes: FILES["1k.bin"] },
+    timeoutS: 10,
+    servers: ALL,
+  },
+  {
+    id: "1k-close",
+    title: "1 KiB, Connection: close",
+    about:
+      "Same, but every request carries `Connection: close`: one TCP connection per request (accept + close cost).",
+    path: "/1k.bin",
+    connections: 64,
+    headers: ["Connection: close"],
+    unit: "req/s",
+    cpuPerMiB: false,
+    expect: { status: 200, bytes: FILES["1k.bin"] },
+    timeoutS: 10,
+    servers: BIG3,
+  },
+  {
+    id: "64k",
+    title: "64 KiB, keep-alive",
+    about: "64 keep-alive connections fetching a 64 KiB file.",
+    path: "/64k.bin",
+    connections: 64,
+    headers: [],
+    unit: "req/s",
+    cpuPerMiB: true,
+    expect: { status: 200, bytes: FILES["64k.bin"] },
+    timeoutS: 10,
+    servers: BIG3,
+  },
+  {
+    id: "1m",
+    title: "1 MiB, keep-alive",
+    about: "64 keep-alive connections fetching a 1 MiB file.",
+    path: "/1m.bin",
+    connections: 64,
+    headers: [],
+    unit: "req/s",
+    cpuPerMiB: true,
+    expect: { status: 200, bytes: FILES["1m.bin"] },
+    timeoutS: 10,
+    servers: ALL,
+  },
+  {
+    id: "100m",
+    title: "100 MiB download",
+    about:
+      "4 connections downloading a 100 MiB file over and over: bulk throughput in MiB/s.",
+    path: "/100m.bin",
+    connections: 4,
+    headers: [],
+    unit: "MiB/s",
+    cpuPerMiB: true,
+    expect: { status: 200, bytes: FILES["100m.bin"] },
+    timeoutS: 60,
+    servers: BIG3,
+  },
+  {
+    id: "304",
+    title: "304 revalidation (If-None-Match)",
+    about:
+      "64 keep-alive connections revalidating 1k.bin with the ETag the server itself sent: should be 304 Not Modified with no body.",
+    path: "/1k.bin",
+    connections: 64,
+    headers: [],
+    ifNoneMatch: true,
+    unit: "req/s",
+    cpuPerMiB: false,
+    expect: { status: 304, bytes: 0 },
+    timeoutS: 10,
+    servers: BIG3,
+  },
+  {
+    id: "range",
+    title: "Range request in a 100 MiB file",
+    about:
+      "64 keep-alive connections each asking for `Range: bytes=50000000-50065535` (64 KiB from the middle of 100m.bin): should be 206.",
+    path: "/100m.bin",
+    connections: 64,
+    headers: ["Range: bytes=50000000-50065535"],
+    unit: "req/s",
+    cpuPerMiB: true,
+    expect: { status: 206, bytes: 65536 },
+    timeoutS: 10,
+    servers: BIG3,
+  },
+  {
+    id: "1g-x50",
+    title: "50 clients downloading a 1 GiB file at once",
+    about:
+      "50 connections start downloading a sparse 1 GiB file at the same time (wrk -c50); the server's RSS is sampled every 100 ms. Shows whether memory stays bounded with many slow-to-finish large responses. pws is the subject; nginx A runs it as a reference.",
+    path: `/${HUGE_FILE.name}`,
+    connections: 50,
+    headers: [],
+    unit: "MiB/s",
+    cpuPerMiB: true,
+    peakRss: true,
+    expect: { status: 200, head: true },
+    timeoutS: 120,
+    servers: ["pws", "nginx-a"],
+    once: true,
+  },
+];
+
+/** Scenario ids, for flag validation. */
+export const SCENARIO_IDS: readonly ScenarioId[] = SCENARIOS.map((s) => s.id);
+
+/** Durations and repetitions of a mode. */
+export interface Mode {
+  name: "full" | "quick";
+  /** Seconds of each measured run. */
+  durationS: number;
+  /** Seconds of each measured run for python and serve. */
+  shortDurationS: number;
+  /** Seconds of the 1 GiB × 50 run. */
+  hugeDurationS: number;
+  /** Measured runs per scenario and server (the median is reported). */
+  reps: number;
+  /** Seconds of the warm-up run before each scenario. */
+  warmupS: number;
+  /** Scenarios run when `--scenarios` is not given. */
+  scenarios: readonly ScenarioId[];
+}
+
+/** The default mode: ~10 s runs, 3 repetitions, every scenario. */
+export const FULL: Mode = {
+  name: "full",
+  durationS: 10,
+  shortDurationS: 5,
+  hugeDurationS: 10,
+  reps: 3,
+  warmupS: 2,
+  scenarios: SCENARIO_IDS,
+};
+
+/** `--quick`: 2 s runs, one repetition, a subset of the scenarios. */
+export const QUICK: Mode = {
+  name: "quick",
+  durationS: 2,
+  shortDurationS: 2,
+  hugeDurationS: 3,
+  reps: 1,
+  warmupS: 1,
+  scenarios: ["1k", "1k-close", "1m", "100m", "304", "range", "1g-x50"],
+};

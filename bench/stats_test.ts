@@ -1,0 +1,242 @@
+import assert from "node:assert/strict";
+import {
+  formatCount,
+  formatLatency,
+  formatMiB,
+  formatNumber,
+  formatRatio,
+  markdownTable,
+  median,
+  parseCurlOutput,
+  parseListenPort,
+  parseProcStat,
+  parseStatusField,
+  parseStraceSummary,
+  parseWrk,
+  parseWrkSize,
+  parseWrkTime,
+  ratio,
+  spread,
+  withRatio,
+} from "./stats.ts";
+
+const WRK_KEEPALIVE = `Running 2s test @ http://127.0.0.1:18124/1k.bin
+  1 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     3.41ms   11.37ms  97.45ms   94.36%
+    Req/Sec    90.96k    42.95k  140.34k    55.00%
+  Latency Distribution
+     50%  496.00us
+     75%  846.00us
+     90%    4.49ms
+     99%   72.39ms
+  180978 requests in 2.03s, 218.16MB read
+Requests/sec:  89326.81
+Transfer/sec:    107.68MB
+`;
+
+const WRK_ERRORS = `Running 10s test @ http://127.0.0.1:9/100m.bin
+  1 threads and 4 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.52s   200.00ms   1.90s    70.00%
+    Req/Sec     0.50      0.70     2.00     80.00%
+  Latency Distribution
+     50%    1.50s
+     75%    1.60s
+     90%    1.70s
+     99%    1.00m
+  27 requests in 10.01s, 2.64GB read
+  Socket errors: connect 1, read 2, write 3, timeout 4
+  Non-2xx or 3xx responses: 5
+Requests/sec:      2.70
+Transfer/sec:    270.10MB
+`;
+
+function assertNear(actual: number, expected: number, tolerance: number) {
+  assert.ok(
+    Math.abs(actual - expected) <= tolerance,
+    `${actual} is not within ${tolerance} of ${expected}`,
+  );
+}
+
+Deno.test("parseWrkTime converts every unit to microseconds", () => {
+  assert.deepEqual(parseWrkTime("496.00us"), 496);
+  assert.deepEqual(parseWrkTime("4.49ms"), 4490);
+  assert.deepEqual(parseWrkTime("1.50s"), 1_500_000);
+  assert.deepEqual(parseWrkTime("1.00m"), 60_000_000);
+  assert.throws(() => parseWrkTime("12 parsecs"));
+});
+
+Deno.test("parseWrkSize uses binary units", () => {
+  assert.deepEqual(parseWrkSize("512.00B"), 512);
+  assert.deepEqual(parseWrkSize("2.00KB"), 2048);
+  assert.deepEqual(parseWrkSize("1.50MB"), 1.5 * 1024 * 1024);
+  assert.deepEqual(parseWrkSize("2.00GB"), 2 * 1024 ** 3);
+  assert.throws(() => parseWrkSize("3 bushels"));
+});
+
+Deno.test("parseWrk reads a clean keep-alive run", () => {
+  const r = parseWrk(WRK_KEEPALIVE);
+  assert.deepEqual(r.requests, 180978);
+  assertNear(r.durationS, 2.03, 1e-9);
+  assertNear(r.bytesRead, 218.16 * 1024 ** 2, 1);
+  assert.deepEqual(r.requestsPerSec, 89326.81);
+  assertNear(r.bytesPerSec, 107.68 * 1024 ** 2, 1);
+  assert.deepEqual(r.latencyUs, { p50: 496, p75: 846, p90: 4490, p99: 72390 });
+  assert.deepEqual(r.socketErrors, 0);
+  assert.deepEqual(r.timeouts, 0);
+  assert.deepEqual(r.badStatus, 0);
+});
+
+Deno.test("parseWrk reads socket errors and bad statuses", () => {
+  const r = parseWrk(WRK_ERRORS);
+  assert.deepEqual(r.requests, 27);
+  assert.deepEqual(r.socketErrors, 10);
+  assert.deepEqual(r.timeouts, 4);
+  assert.deepEqual(r.badStatus, 5);
+  assert.deepEqual(r.latencyUs.p99, 60_000_000);
+  assertNear(r.bytesRead, 2.64 * 1024 ** 3, 1);
+});
+
+Deno.test("parseWrk rejects output without a summary", () => {
+  assert.throws(() =>
+    parseWrk("unable to connect to 127.0.0.1:1 Connection refused")
+  );
+});
+
+Deno.test("median handles odd, even, empty and non-finite input", () => {
+  assert.deepEqual(median([3, 1, 2]), 2);
+  assert.deepEqual(median([4, 1, 3, 2]), 2.5);
+  assert.deepEqual(median([5]), 5);
+  assert.deepEqual(median([]), NaN);
+  assert.deepEqual(median([NaN, 7, Infinity]), 7);
+});
+
+Deno.test("median does not reorder its input", () => {
+  const values = [3, 1, 2];
+  median(values);
+  assert.deepEqual(values, [3, 1, 2]);
+});
+
+Deno.test("spread is (max - min) / median", () => {
+  assert.deepEqual(spread([90, 100, 110]), 0.2);
+  assert.deepEqual(spread([100]), NaN);
+  assert.deepEqual(spread([0, 0]), NaN);
+});
+
+Deno.test("ratio guards against missing values and zero", () => {
+  assert.deepEqual(ratio(50, 100), 0.5);
+  assert.deepEqual(ratio(50, 0), NaN);
+  assert.deepEqual(ratio(NaN, 1), NaN);
+});
+
+Deno.test("parseProcStat copes with spaces and parentheses in comm", () => {
+  const text =
+    "4242 (tokio (rt) 1) S 4200 4242 4242 0 -1 4194560 1 0 0 0 1234 567 0 0 20 0 9 0 100 0 0\n";
+  const s = parseProcStat(text);
+  assert.deepEqual(s.pid, 4242);
+  assert.deepEqual(s.comm, "tokio (rt) 1");
+  assert.deepEqual(s.state, "S");
+  assert.deepEqual(s.ppid, 4200);
+  assert.deepEqual(s.utime, 1234);
+  assert.deepEqual(s.stime, 567);
+  assert.throws(() => parseProcStat("garbage"));
+});
+
+Deno.test("parseStatusField returns bytes", () => {
+  const text = "Name:\tnginx\nVmHWM:\t    8488 kB\nVmRSS:\t    8000 kB\n";
+  assert.deepEqual(parseStatusField(text, "VmRSS"), 8000 * 1024);
+  assert.deepEqual(parseStatusField(text, "VmHWM"), 8488 * 1024);
+  assert.deepEqual(parseStatusField(text, "VmSwap"), NaN);
+});
+
+Deno.test("parseListenPort finds the port of the first URL", () => {
+  assert.deepEqual(
+    parseListenPort("Listening on http://127.0.0.1:41234/"),
+    41234,
+  );
+  assert.deepEqual(
+    parseListenPort("pws serving /tmp at http://localhost:8/ (x)"),
+    8,
+  );
+  assert.deepEqual(parseListenPort("starting"), undefined);
+  assert.deepEqual(parseListenPort("http://127.0.0.1/"), undefined);
+});
+
+Deno.test("parseStraceSummary reads rows with and without errors", () => {
+  const text = `% time     seconds  usecs/call     calls    errors syscall
+------ ----------- ----------- --------- --------- ----------------
+ 41.10    0.000060           2        23           close
+ 12.33    0.000018           9         2         2 ioctl
+  0.00    0.000000           0        34        13 openat
+------ ----------- ----------- --------- --------- ----------------
+100.00    0.000146           1        59        15 total
+`;
+  assert.deepEqual(parseStraceSummary(text), [
+    { name: "close", calls: 23, errors: 0 },
+    { name: "ioctl", calls: 2, errors: 2 },
+    { name: "openat", calls: 34, errors: 13 },
+  ]);
+  assert.deepEqual(parseStraceSummary("strace: Process 1 attached\n"), []);
+});
+
+Deno.test("number formatting", () => {
+  assert.deepEqual(formatCount(89326.81), "89,327");
+  assert.deepEqual(formatCount(NaN), "–");
+  assert.deepEqual(formatNumber(1234.5), "1,235");
+  assert.deepEqual(formatNumber(12.345), "12.3");
+  assert.deepEqual(formatNumber(0.01234), "0.0123");
+  assert.deepEqual(formatNumber(0), "0");
+  assert.deepEqual(formatLatency(496), "496 µs");
+  assert.deepEqual(formatLatency(4490), "4.49 ms");
+  assert.deepEqual(formatLatency(1_500_000), "1.50 s");
+  assert.deepEqual(formatMiB(8488 * 1024), "8.29 MiB");
+  assert.deepEqual(formatRatio(0.8512), "×0.85");
+  assert.deepEqual(formatRatio(12.34), "×12.3");
+  assert.deepEqual(formatRatio(NaN), "–");
+  assert.deepEqual(withRatio("5", 0.5), "5 (×0.50)");
+  assert.deepEqual(withRatio("5", NaN), "5");
+});
+
+Deno.test("markdownTable aligns columns and escapes pipes", () => {
+  assert.deepEqual(
+    markdownTable(["server", "req/s"], [["a|b", "1"], ["c", "2"]]),
+    [
+      "| server | req/s |",
+      "| --- | ---: |",
+      "| a\\|b | 1 |",
+      "| c | 2 |",
+    ].join("\n"),
+  );
+  assert.deepEqual(
+    markdownTable(["x"], [], ["r"]),
+    "| x |\n| ---: |",
+  );
+});
+
+Deno.test("parseCurlOutput splits transfers and keeps the first headers", () => {
+  const text = [
+    "HTTP/1.1 200 OK",
+    'ETag: "abc"',
+    "Content-Length: 1024",
+    "",
+    "",
+    "@@200 1024 1",
+    "HTTP/1.1 304 Not Modified",
+    'ETag: "other"',
+    "",
+    "",
+    "@@304 0 0",
+    "",
+  ].join("\r\n");
+  assert.deepEqual(parseCurlOutput(text), {
+    transfers: [
+      { status: 200, bodyBytes: 1024, connects: 1 },
+      { status: 304, bodyBytes: 0, connects: 0 },
+    ],
+    headers: { etag: '"abc"', "content-length": "1024" },
+  });
+  assert.deepEqual(parseCurlOutput("\n@@000 0 0\n").transfers, [
+    { status: 0, bodyBytes: 0, connects: 0 },
+  ]);
+});
