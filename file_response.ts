@@ -396,9 +396,20 @@ export async function sendFile(
       return fields;
     };
     if (outcome === "not-modified") {
+      // Revalidations of a cached file reuse this second's 304, as 200s do.
+      const reusable = choice.source === "identity" ? rep.entry : undefined;
+      const key = NOT_MODIFIED_KEY + readyKey(ex);
+      const second = currentHttpSecond();
+      const ready = reusable?.ready?.[key];
+      if (ready !== undefined && ready.second === second) {
+        c.status = 304;
+        return await c.write(ready.bytes);
+      }
       const headers = baseHeaders(c, ex);
       for (const header of fileHeaders()) headers.push(header);
-      return await c.write(c.encodeHead(304, headers));
+      const bytes = c.encodeHead(304, headers);
+      if (reusable !== undefined) remember(reusable, key, second, bytes);
+      return await c.write(bytes);
     }
 
     const size = rep.stamp.size;
@@ -489,8 +500,7 @@ async function sendWhole(
   const size = rep.stamp.size;
   const entry = rep.entry;
   const second = currentHttpSecond();
-  const key = (ex.keepAlive ? 2 : 0) + (ex.head.versionMinor === 0 ? 1 : 0) +
-    (ex.headOnly ? 4 : 0);
+  const key = readyKey(ex) + (ex.headOnly ? 4 : 0);
   if (entry !== undefined) {
     const ready = entry.ready?.[key];
     if (ready !== undefined && ready.second === second) {
@@ -522,6 +532,17 @@ async function sendWhole(
   }
   await c.write(head);
   await streamRange(c, rep.body.file, 0, size);
+}
+
+/** Index of reusable 304s among an entry's ready responses. */
+const NOT_MODIFIED_KEY = 8;
+
+/**
+ * Which ready response fits a request: the head differs only in its
+ * Connection field (keep-alive or close, HTTP/1.0 or 1.1).
+ */
+function readyKey(ex: Exchange): number {
+  return (ex.keepAlive ? 2 : 0) + (ex.head.versionMinor === 0 ? 1 : 0);
 }
 
 /** Keeps a complete response on a cache entry for the current second. */
