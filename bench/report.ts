@@ -191,6 +191,17 @@ export function renderTables(
   return parts.join("\n");
 }
 
+/** The table describing the machine and tool versions of a run. */
+export function machineTable(env: Environment): string {
+  return markdownTable(["", ""], [
+    ["nproc", env.nproc],
+    ["CPU", env.cpuModel],
+    ["kernel", env.kernel],
+    ["load average at start", env.loadAtStart],
+    ...Object.entries(env.versions),
+  ], ["l", "l"]);
+}
+
 /** The whole Markdown report written to bench/results.md. */
 export function renderReport(input: ReportInput): string {
   const { env, mode } = input;
@@ -203,13 +214,7 @@ export function renderReport(input: ReportInput): string {
     "",
     "## Machine",
     "",
-    markdownTable(["", ""], [
-      ["nproc", env.nproc],
-      ["CPU", env.cpuModel],
-      ["kernel", env.kernel],
-      ["load average at start", env.loadAtStart],
-      ...Object.entries(env.versions),
-    ], ["l", "l"]),
+    machineTable(env),
     "",
     "## Method",
     "",

@@ -8,7 +8,7 @@
 
 import { CLIENT_CPU, runWrk } from "./load.ts";
 import { killTree, run, sleep, start } from "./procs.ts";
-import type { Environment } from "./report.ts";
+import { type Environment, machineTable } from "./report.ts";
 import type { ServerContext, ServerSpec } from "./servers.ts";
 import {
   markdownTable,
@@ -209,13 +209,7 @@ export async function measureSyscalls(opts: SyscallOptions): Promise<string> {
     "Counts are divided by the number of 200 responses; the few calls of the attach and detach moments and of idle timers are included. " +
     "`errors/req` are calls that returned an error (EAGAIN on a non-blocking socket is the usual one).",
     "",
-    markdownTable(["", ""], [
-      ["nproc", env.nproc],
-      ["CPU", env.cpuModel],
-      ["kernel", env.kernel],
-      ["load average at start", env.loadAtStart],
-      ...Object.entries(env.versions),
-    ], ["l", "l"]),
+    machineTable(env),
     "",
     counted.length > 0 ? markdownTable(headers, rows) : "Nothing was measured.",
     "",

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { hexDigitValue } from "../http/request.ts";
+
 /** A request-target reduced to path segments that cannot leave the root. */
 export interface ResolvedTarget {
   kind: "path";
@@ -89,8 +91,8 @@ export function percentDecode(text: string): string | undefined {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 37) {
-      const hi = hex(text.charCodeAt(i + 1));
-      const lo = hex(text.charCodeAt(i + 2));
+      const hi = hexDigitValue(text.charCodeAt(i + 1));
+      const lo = hexDigitValue(text.charCodeAt(i + 2));
       if (hi < 0 || lo < 0) return undefined;
       bytes[n++] = hi * 16 + lo;
       i += 2;
@@ -110,13 +112,6 @@ export function percentDecode(text: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function hex(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  if (c >= 65 && c <= 70) return c - 55;
-  return -1;
 }
 
 /** True when any segment is a dotfile or dot-directory (`.git`, `.env`). */

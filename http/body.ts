@@ -6,7 +6,7 @@
  * @module
  */
 
-import { headerValues, type RequestHead } from "./request.ts";
+import { headerValues, hexDigitValue, type RequestHead } from "./request.ts";
 
 /** How the body of a request is delimited. */
 export type BodyFraming =
@@ -122,7 +122,7 @@ export class ChunkedDecoder {
       const c = buf[i];
       switch (this.#state) {
         case State.Size: {
-          const digit = hexValue(c);
+          const digit = hexDigitValue(c);
           if (digit >= 0) {
             if (++this.#sizeDigits > MAX_SIZE_DIGITS) {
               return this.#fail(i - start, "Chunk size too large");
@@ -228,11 +228,4 @@ export class ChunkedDecoder {
 /** Bytes allowed in a trailer line: visible ASCII, obs-text, SP, HTAB. */
 function isTrailerByte(c: number): boolean {
   return c === 0x09 || (c >= 0x20 && c !== 0x7f);
-}
-
-function hexValue(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  if (c >= 65 && c <= 70) return c - 55;
-  return -1;
 }

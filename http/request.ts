@@ -73,6 +73,14 @@ FIELD_VALUE_CHARS[HTAB] = 1;
 for (let c = 0x21; c <= 0x7e; c++) FIELD_VALUE_CHARS[c] = 1;
 for (let c = 0x80; c <= 0xff; c++) FIELD_VALUE_CHARS[c] = 1;
 
+/** The value of an ASCII hex digit, or -1 for any other character code. */
+export function hexDigitValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
 /** Returns true when `name` is a valid token (RFC 9110 §5.6.2). */
 export function isToken(name: string): boolean {
   if (name.length === 0) return false;
