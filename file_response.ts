@@ -200,7 +200,6 @@ function openCached(
 async function openFromDisk(
   c: Connection,
   path: string,
-  statInfo: Deno.FileInfo,
 ): Promise<Opened | 403 | 404 | 500> {
   const cache = c.ctx.fileCache;
   let file: Deno.FsFile;
@@ -263,7 +262,7 @@ async function openSidecar(
     return undefined;
   }
   const opened = openCached(c, path, info) ??
-    await openFromDisk(c, path, info);
+    await openFromDisk(c, path);
   return typeof opened === "number" ? undefined : opened;
 }
 
@@ -326,7 +325,7 @@ export async function sendFile(
   cached?: CachedFile,
 ): Promise<void> {
   const identity = openCached(c, path, statInfo, cached) ??
-    await openFromDisk(c, path, statInfo);
+    await openFromDisk(c, path);
   if (typeof identity === "number") return sendError(c, identity, ex);
   let rep = identity;
   try {
