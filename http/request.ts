@@ -100,10 +100,14 @@ export function isFieldValue(value: string): boolean {
   return true;
 }
 
+/** Bytes searched with a plain loop before handing over to indexOf. */
+const SHORT_SCAN_BYTES = 256;
+
 /**
  * Finds `byte` in `buf[from..to)`, or returns -1. Typed arrays' own
  * indexOf has no end bound and would scan the stale rest of a reused read
- * buffer on every call.
+ * buffer; it needs a subarray, an allocation per call, so short spans (a
+ * header line) are searched with a loop first.
  */
 function indexOfByte(
   buf: Uint8Array,
@@ -111,9 +115,13 @@ function indexOfByte(
   from: number,
   to: number,
 ): number {
-  if (from >= to) return -1;
-  const i = buf.subarray(from, to).indexOf(byte);
-  return i < 0 ? -1 : from + i;
+  const loopEnd = Math.min(to, from + SHORT_SCAN_BYTES);
+  for (let i = from; i < loopEnd; i++) {
+    if (buf[i] === byte) return i;
+  }
+  if (loopEnd >= to) return -1;
+  const i = buf.subarray(loopEnd, to).indexOf(byte);
+  return i < 0 ? -1 : loopEnd + i;
 }
 
 /** Decodes bytes one-to-one into a string (latin1), so no byte is lost. */
@@ -250,14 +258,16 @@ export function parseRequestHead(
   if (i === start || i >= lineEnd || buf[i] !== SP) {
     return fail(400, "Malformed request line");
   }
-  const method = latin1(buf, start, i);
+  // One decode for the whole head; fields are slices of it.
+  const text = latin1(buf, start, end);
+  const method = text.slice(0, i - start);
   const targetStart = ++i;
   // request-target bytes are visible ASCII only (RFC 3986 characters).
   while (i < lineEnd && buf[i] > 0x20 && buf[i] < 0x7f) i++;
   if (i === targetStart || i >= lineEnd || buf[i] !== SP) {
     return fail(400, "Malformed request line");
   }
-  const target = latin1(buf, targetStart, i);
+  const target = text.slice(targetStart - start, i - start);
   i++;
   if (
     lineEnd - i !== 8 || buf[i] !== 72 || buf[i + 1] !== 84 ||
@@ -289,7 +299,7 @@ export function parseRequestHead(
     if (j === lineStart || j >= fieldEnd || buf[j] !== COLON) {
       return fail(400, "Malformed header field");
     }
-    const name = latin1(buf, lineStart, j);
+    const name = text.slice(lineStart - start, j - start);
     j++;
     while (j < fieldEnd && (buf[j] === SP || buf[j] === HTAB)) j++;
     let valueEnd = fieldEnd;
@@ -303,7 +313,7 @@ export function parseRequestHead(
         return fail(400, "Invalid character in header field value");
       }
     }
-    headers.push([name, latin1(buf, j, valueEnd)]);
+    headers.push([name, text.slice(j - start, valueEnd - start)]);
     lineStart = nextLineStart(buf, fieldEnd);
   }
   return {
