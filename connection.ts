@@ -17,6 +17,7 @@ import { builtInErrorPage } from "./files/error_page.ts";
 import type { CompressedCache } from "./files/compress.ts";
 import type { FileCache } from "./files/cache.ts";
 import type { AccessLog } from "./log.ts";
+import type { ReplayCache } from "./replay.ts";
 
 const encoder = new TextEncoder();
 
@@ -39,6 +40,8 @@ export interface ServerContext {
   compressedCache: CompressedCache;
   /** The access log, when enabled. */
   accessLog?: AccessLog;
+  /** Heads answered from ready responses, to answer again. */
+  replay: ReplayCache;
 }
 
 /** A request as seen by the responders. */
@@ -48,6 +51,12 @@ export interface Exchange {
   keepAlive: boolean;
   /** True for HEAD: send the head only. */
   headOnly: boolean;
+  /**
+   * Set by the responder when the answer was a ready response of the
+   * hot-file cache that depended only on the request head and the file at
+   * `path` (so the same head may be answered again by replay).
+   */
+  ready?: { path: string; index: number };
 }
 
 /**
@@ -147,7 +156,10 @@ export class Connection {
     }
     let n: number | null;
     try {
-      n = await this.conn.read(this.buffer.subarray(this.end));
+      // A subarray is an allocation: skip it when reading from the start.
+      n = await this.conn.read(
+        this.end === 0 ? this.buffer : this.buffer.subarray(this.end),
+      );
     } catch {
       n = null;
     }
@@ -174,7 +186,9 @@ export class Connection {
     try {
       while (offset < bytes.length) {
         this.deadline = Date.now() + this.config.writeTimeoutMs;
-        const n = await this.conn.write(bytes.subarray(offset));
+        const n = await this.conn.write(
+          offset === 0 ? bytes : bytes.subarray(offset),
+        );
         offset += n;
         this.bytesSent += n;
       }

@@ -311,6 +311,17 @@ function factsOf(path: string, opened: Opened): FileFacts {
   return facts;
 }
 
+/** How {@linkcode sendFile} may use and record its ready responses. */
+export interface SendFileOptions {
+  /** The cache entry the lookup found, saving a second check. */
+  cached?: CachedFile;
+  /**
+   * True when the answer may be replayed for the same head (see
+   * replay.ts): the path is the target's own, not a fallback.
+   */
+  replayable?: boolean;
+}
+
 /**
  * Sends a regular file: chooses the representation (identity, sidecar or
  * compressed on the fly), evaluates preconditions against it before
@@ -322,9 +333,9 @@ export async function sendFile(
   ex: Exchange,
   path: string,
   statInfo: Deno.FileInfo,
-  cached?: CachedFile,
+  options: SendFileOptions = {},
 ): Promise<void> {
-  const identity = openCached(c, path, statInfo, cached) ??
+  const identity = openCached(c, path, statInfo, options.cached) ??
     await openFromDisk(c, path);
   if (typeof identity === "number") return sendError(c, identity, ex);
   let rep = identity;
@@ -399,6 +410,9 @@ export async function sendFile(
       const reusable = choice.source === "identity" ? rep.entry : undefined;
       const key = NOT_MODIFIED_KEY + readyKey(ex);
       const second = currentHttpSecond();
+      if (reusable !== undefined && options.replayable) {
+        ex.ready = { path, index: key };
+      }
       const ready = reusable?.ready?.[key];
       if (ready !== undefined && ready.second === second) {
         c.status = 304;
@@ -423,6 +437,7 @@ export async function sendFile(
         contentType,
         choice.coding,
         fileHeaders,
+        options.replayable && rep === identity ? path : undefined,
       );
     }
 
@@ -495,12 +510,16 @@ async function sendWhole(
   contentType: string,
   coding: string,
   fileHeaders: () => ResponseHeaders,
+  replayPath: string | undefined,
 ): Promise<void> {
   const size = rep.stamp.size;
   const entry = rep.entry;
   const second = currentHttpSecond();
   const key = readyKey(ex) + (ex.headOnly ? 4 : 0);
   if (entry !== undefined) {
+    // Marked even when no ready response results (a large body): replay
+    // finds no ready bytes then and takes the normal path.
+    if (replayPath !== undefined) ex.ready = { path: replayPath, index: key };
     const ready = entry.ready?.[key];
     if (ready !== undefined && ready.second === second) {
       c.status = 200;

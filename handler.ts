@@ -34,6 +34,8 @@ import { lookupFile } from "./files/lookup.ts";
 import { directoryUrlPath, resolveTarget } from "./files/target.ts";
 import { sendFile, sendListing } from "./file_response.ts";
 import { sendEmpty, sendError, sendRedirect } from "./respond.ts";
+import type { ReplayEntry } from "./replay.ts";
+import { currentHttpSecond } from "./http/response.ts";
 
 /**
  * Serves one accepted connection until it closes. Never throws: every
@@ -111,7 +113,9 @@ async function serveOneRequest(
     headEnd = findHeadEnd(c.buffer, c.start, c.end, c.start + scanned);
     if (headEnd >= 0) break;
     scanned = c.end - c.start;
-    const tooBig = checkIncompleteHead(c.buffer, c.start, c.end, limits);
+    const tooBig = c.end > c.start
+      ? checkIncompleteHead(c.buffer, c.start, c.end, limits)
+      : undefined;
     if (tooBig) {
       await sendError(c, tooBig.status, undefined);
       return false;
@@ -123,17 +127,37 @@ async function serveOneRequest(
       return false;
     }
   }
-  const parsed = parseRequestHead(c.buffer, c.start, headEnd, limits);
+  const headStart = c.start;
+  const replay = c.ctx.replay.find(c.buffer, headStart, headEnd);
+  if (replay !== undefined) {
+    const keepAlive = replay.askedKeepAlive && canKeepAlive(c);
+    const bytes = keepAlive === replay.keepAlive
+      ? replayBytes(c, replay)
+      : undefined;
+    if (bytes !== undefined) {
+      c.start = headEnd;
+      onExchange({
+        head: replay.head,
+        keepAlive,
+        headOnly: replay.head.method === "HEAD",
+      });
+      c.status = replay.status;
+      c.ctx.replay.hits++;
+      await c.write(bytes);
+      return keepAlive;
+    }
+  }
+  const parsed = parseRequestHead(c.buffer, headStart, headEnd, limits);
   c.start = headEnd;
   if (parsed.kind === "error") {
     await sendError(c, parsed.status, undefined);
     return false;
   }
   const head = parsed.head;
+  const askedKeepAlive = wantsKeepAlive(head);
   const ex: Exchange = {
     head,
-    keepAlive: wantsKeepAlive(head) && !c.ctx.registry.draining &&
-      c.requestsServed + 1 < c.config.maxRequestsPerConnection,
+    keepAlive: askedKeepAlive && canKeepAlive(c),
     headOnly: head.method === "HEAD",
   };
   onExchange(ex);
@@ -162,7 +186,45 @@ async function serveOneRequest(
     if (status < 0) return false;
   }
   await respond(c, ex);
+  if (ex.ready !== undefined && framing.kind === "none") {
+    // No body was read, so the head's bytes are still where they were.
+    c.ctx.replay.add(c.buffer, headStart, headEnd, {
+      head,
+      askedKeepAlive,
+      keepAlive: ex.keepAlive,
+      path: ex.ready.path,
+      readyIndex: ex.ready.index,
+      status: c.status,
+    });
+  }
   return ex.keepAlive;
+}
+
+/** True when the connection may stay open after the current response. */
+function canKeepAlive(c: Connection): boolean {
+  return !c.ctx.registry.draining &&
+    c.requestsServed + 1 < c.config.maxRequestsPerConnection;
+}
+
+/**
+ * The ready response that answered `entry`'s head before, if it still
+ * holds: the file unchanged since (one stat) and the same second (Date).
+ */
+function replayBytes(
+  c: Connection,
+  entry: ReplayEntry,
+): Uint8Array | undefined {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(entry.path);
+  } catch {
+    return undefined; // the normal path will say why
+  }
+  const ready = c.ctx.fileCache.getIfUnchanged(entry.path, info)
+    ?.ready?.[entry.readyIndex];
+  return ready !== undefined && ready.second === currentHttpSecond()
+    ? ready.bytes
+    : undefined;
 }
 
 /** Consumes and drops `length` body bytes; false if the peer went away. */
@@ -215,10 +277,12 @@ function respond(c: Connection, ex: Exchange): Promise<void> {
 
   const cache = c.ctx.fileCache;
   let found = lookupFile(config.rootReal, target, config.lookup, cache);
+  let fallback = false;
   if (
     found.kind === "error" && found.status === 404 && config.spa &&
     isSpaNavigation(target.segments, headerValue(head, "accept"))
   ) {
+    fallback = true;
     found = lookupFile(
       config.rootReal,
       { kind: "path", segments: [], trailingSlash: true, query: "" },
@@ -237,6 +301,10 @@ function respond(c: Connection, ex: Exchange): Promise<void> {
       }
       return sendError(c, found.status, ex);
     case "file":
-      return sendFile(c, ex, found.path, found.info, found.entry);
+      return sendFile(c, ex, found.path, found.info, {
+        cached: found.entry,
+        // A fallback's answer also rests on another file being absent.
+        replayable: found.direct && !fallback,
+      });
   }
 }

@@ -20,6 +20,7 @@ import { ConnectionRegistry, type ServerContext } from "./connection.ts";
 import { CompressedCache } from "./files/compress.ts";
 import { FileCache } from "./files/cache.ts";
 import { AccessLog } from "./log.ts";
+import { ReplayCache } from "./replay.ts";
 import type { WorkerStart } from "./worker.ts";
 import { serializeResponseHead } from "./http/response.ts";
 
@@ -41,6 +42,8 @@ export interface RunningServer {
   shutdown(graceMs: number): Promise<void>;
   /** Number of connections open now. */
   connectionCount(): number;
+  /** Requests answered by replaying a ready response (see replay.ts). */
+  replayCount(): number;
   /** The configured grace period for shutdown, in ms. */
   shutdownGraceMs: number;
 }
@@ -168,6 +171,7 @@ export function startServer(options: StartOptions): RunningServer {
       config.fileCacheMaxFileBytes,
     ),
     compressedCache: new CompressedCache(config.compressionCacheBytes),
+    replay: new ReplayCache(),
     accessLog: config.logFormat === "off"
       ? undefined
       : new AccessLog(config.logFormat, config.logColor, Deno.stdout),
@@ -237,6 +241,7 @@ export function startServer(options: StartOptions): RunningServer {
     port: addr.port,
     url: formatUrl(addr.hostname, addr.port),
     connectionCount: () => tasks.size,
+    replayCount: () => ctx.replay.hits,
     shutdownGraceMs: config.shutdownGraceMs,
     async close() {
       await stopAccepting();

@@ -27,6 +27,14 @@ export function stampOf(info: Deno.FileInfo): FileStamp {
   };
 }
 
+/** True when `info` (a fresh stat) still describes the stamped contents. */
+export function stampMatches(stamp: FileStamp, info: Deno.FileInfo): boolean {
+  return stamp.ino === info.ino && stamp.dev === info.dev &&
+    stamp.size === info.size &&
+    stamp.mtimeMs === (info.mtime?.getTime() ?? null) &&
+    stamp.ctimeMs === (info.ctime?.getTime() ?? null);
+}
+
 /** True when two stamps describe the same contents. */
 export function sameStamp(a: FileStamp, b: FileStamp): boolean {
   return a.ino === b.ino && a.dev === b.dev && a.size === b.size &&
@@ -99,6 +107,17 @@ export class FileCache {
     if (sameStamp(entry.stamp, stamp)) return entry;
     this.#delete(path, entry);
     return undefined;
+  }
+
+  /**
+   * Returns the entry for `path` if a fresh stat `info` still matches it,
+   * without building a stamp (the replay path's check).
+   */
+  getIfUnchanged(path: string, info: Deno.FileInfo): CachedFile | undefined {
+    const entry = this.#entries.get(path);
+    return entry !== undefined && stampMatches(entry.stamp, info)
+      ? entry
+      : undefined;
   }
 
   /** True when a file of this size is worth caching. */

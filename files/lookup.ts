@@ -16,7 +16,18 @@ import { type CachedFile, type FileCache, stampOf } from "./cache.ts";
 
 /** The outcome of {@linkcode lookupFile}. */
 export type LookupResult =
-  | { kind: "file"; path: string; info: Deno.FileInfo; entry?: CachedFile }
+  | {
+    kind: "file";
+    path: string;
+    info: Deno.FileInfo;
+    entry?: CachedFile;
+    /**
+     * True when the path is the target's own (or its directory's index),
+     * false when found by the clean-URL fallback: that answer also rests
+     * on another file being absent.
+     */
+    direct: boolean;
+  }
   | { kind: "directory"; path: string }
   | { kind: "redirect"; location: string }
   | { kind: "error"; status: 403 | 404 | 500; cause?: unknown };
@@ -123,6 +134,7 @@ export function lookupFile(
       : buildPath([...segments.slice(0, -1), last.slice(0, -5)], false);
     return { kind: "redirect", location: withQuery(clean, target.query) };
   }
+  let direct = true;
   try {
     let info: Deno.FileInfo;
     try {
@@ -135,6 +147,7 @@ export function lookupFile(
         throw err;
       }
       path += ".html";
+      direct = false;
       info = Deno.statSync(path);
     }
     if (info.isDirectory) {
@@ -172,7 +185,7 @@ export function lookupFile(
       if (status !== undefined) return { kind: "error", status };
       cache?.markVerified(path, stamp);
     }
-    return { kind: "file", path, info, entry };
+    return { kind: "file", path, info, entry, direct };
   } catch (err) {
     return { kind: "error", status: statusForFsError(err), cause: err };
   }
