@@ -35,6 +35,24 @@ function statusColor(status: number): string {
   return "\x1b[32m"; // green
 }
 
+let isoSecond = NaN;
+let isoSecondPrefix = "";
+
+/**
+ * `new Date(ms).toISOString()`, with the part up to the seconds formatted
+ * once a second: a Date per logged request is a measurable cost.
+ */
+export function isoTime(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    isoSecond = second;
+    // "2026-11-25T00:36:28." — everything before the milliseconds.
+    isoSecondPrefix = new Date(second * 1000).toISOString().slice(0, 20);
+  }
+  const millis = Math.floor(ms - second * 1000);
+  return isoSecondPrefix + String(millis).padStart(3, "0") + "Z";
+}
+
 /**
  * Formats one access-log line (without the newline). Targets can only hold
  * visible ASCII (the parser refuses anything else), so a line cannot be
@@ -45,7 +63,7 @@ export function formatAccessLine(
   format: "text" | "json",
   color: boolean,
 ): string {
-  const time = new Date(record.time).toISOString();
+  const time = isoTime(record.time);
   const duration = Math.round(record.durationMs * 10) / 10;
   if (format === "json") {
     return JSON.stringify({
@@ -72,6 +90,9 @@ export interface LogSink {
   write(bytes: Uint8Array): Promise<number>;
 }
 
+/** Size of the chunks log lines are encoded into. */
+const LOG_CHUNK_BYTES = 64 * 1024;
+
 /** Most bytes waiting to be written before lines are dropped. */
 const MAX_PENDING_BYTES = 1024 * 1024;
 
@@ -82,7 +103,13 @@ const MAX_PENDING_BYTES = 1024 * 1024;
  * memory or slowing requests.
  */
 export class AccessLog {
-  #pending: string[] = [];
+  /** Chunks of encoded lines, full, waiting to be written. */
+  #full: Uint8Array[] = [];
+  /** The chunk being filled, and how much of it is used. */
+  #current: Uint8Array | undefined;
+  #used = 0;
+  /** Written chunks kept for reuse, so steady logging allocates nothing. */
+  #spare: Uint8Array[] = [];
   #pendingBytes = 0;
   #writing = false;
   #scheduled = false;
@@ -101,15 +128,34 @@ export class AccessLog {
     return this.#dropped;
   }
 
-  /** Queues one record; returns at once. */
+  /**
+   * Queues one record; returns at once. Lines are encoded straight into
+   * reused byte chunks: held as strings until the next flush, they would
+   * outlive the young generation and cost full garbage collections.
+   */
   record(record: AccessRecord): void {
     const line = formatAccessLine(record, this.format, this.color) + "\n";
-    if (this.#pendingBytes + line.length > MAX_PENDING_BYTES) {
+    const maxBytes = line.length * 3; // UTF-8 bytes per UTF-16 unit, at most
+    let chunk = this.#current;
+    if (chunk === undefined || chunk.length - this.#used < maxBytes) {
+      if (chunk !== undefined) this.#full.push(chunk.subarray(0, this.#used));
+      chunk = maxBytes <= LOG_CHUNK_BYTES && this.#spare.length > 0
+        ? this.#spare.pop()!
+        : new Uint8Array(Math.max(LOG_CHUNK_BYTES, maxBytes));
+      this.#current = chunk;
+      this.#used = 0;
+    }
+    const { written } = this.#encoder.encodeInto(
+      line,
+      chunk.subarray(this.#used),
+    );
+    // Over the bound, the encoded line is left unused: it is dropped.
+    if (this.#pendingBytes + written > MAX_PENDING_BYTES) {
       this.#dropped++;
       return;
     }
-    this.#pending.push(line);
-    this.#pendingBytes += line.length;
+    this.#used += written;
+    this.#pendingBytes += written;
     if (!this.#scheduled && !this.#writing) {
       this.#scheduled = true;
       setTimeout(() => this.#flush(), 10);
@@ -118,7 +164,7 @@ export class AccessLog {
 
   /** Resolves once everything queued so far has been written. */
   async flushed(): Promise<void> {
-    while (this.#scheduled || this.#writing || this.#pending.length > 0) {
+    while (this.#scheduled || this.#writing || this.#pendingBytes > 0) {
       if (!this.#writing && !this.#scheduled) this.#flush();
       await this.#idle;
       await new Promise((r) => setTimeout(r, 1));
@@ -127,19 +173,48 @@ export class AccessLog {
 
   #flush(): void {
     this.#scheduled = false;
-    if (this.#writing || this.#pending.length === 0) return;
-    let text = this.#pending.join("");
+    if (this.#writing || (this.#pendingBytes === 0 && this.#dropped === 0)) {
+      return;
+    }
+    const chunks = this.#full;
+    if (this.#current !== undefined && this.#used > 0) {
+      chunks.push(this.#current.subarray(0, this.#used));
+      this.#current = undefined;
+    }
     if (this.#dropped > 0) {
-      text += `pws: ${this.#dropped} log lines dropped (output too slow)\n`;
+      chunks.push(this.#encoder.encode(
+        `pws: ${this.#dropped} log lines dropped (output too slow)\n`,
+      ));
       this.#dropped = 0;
     }
-    this.#pending = [];
+    this.#full = [];
+    this.#used = 0;
     this.#pendingBytes = 0;
+    // One write per batch; several chunks are copied into one buffer (a
+    // byte copy, cheap next to a write per chunk) and reused at once.
+    let bytes = chunks[0];
+    if (chunks.length > 1) {
+      bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+      let offset = 0;
+      for (const chunk of chunks) {
+        bytes.set(chunk, offset);
+        offset += chunk.length;
+        this.#reuse(chunk);
+      }
+    }
     this.#writing = true;
-    this.#idle = this.#writeAll(this.#encoder.encode(text)).finally(() => {
+    this.#idle = this.#writeAll(bytes).finally(() => {
+      this.#reuse(bytes);
       this.#writing = false;
-      if (this.#pending.length > 0) this.#flush();
+      if (this.#pendingBytes > 0 || this.#dropped > 0) this.#flush();
     });
+  }
+
+  /** Keeps a written chunk's buffer for later lines (two at most). */
+  #reuse(chunk: Uint8Array): void {
+    if (chunk.buffer.byteLength === LOG_CHUNK_BYTES && this.#spare.length < 2) {
+      this.#spare.push(new Uint8Array(chunk.buffer as ArrayBuffer));
+    }
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {

@@ -10,6 +10,7 @@ import {
   AccessLog,
   type AccessRecord,
   formatAccessLine,
+  isoTime,
   type LogSink,
 } from "./log.ts";
 
@@ -267,4 +268,20 @@ Deno.test("AccessLog: a sink whose write rejects is survived too", async () => {
   await log.flushed();
   assert.equal(calls, 2);
   assert.equal(log.dropped, 0);
+});
+
+Deno.test("isoTime matches Date.prototype.toISOString", () => {
+  const samples = [
+    0,
+    999,
+    1000,
+    Date.UTC(2026, 10, 25, 0, 36, 28, 7),
+    Date.UTC(2026, 10, 25, 0, 36, 28, 70),
+    Date.UTC(2026, 10, 25, 23, 59, 59, 999),
+    Date.UTC(2000, 1, 29, 12, 0, 0, 500),
+  ];
+  // Out of order, so the once-a-second memo is exercised both ways.
+  for (const ms of [...samples, ...samples.toReversed(), Date.now()]) {
+    assert.equal(isoTime(ms), new Date(ms).toISOString(), String(ms));
+  }
 });
