@@ -16,6 +16,7 @@ import {
 import { builtInErrorPage } from "./files/error_page.ts";
 import type { CompressedCache } from "./files/compress.ts";
 import type { FileCache } from "./files/cache.ts";
+import type { FileHandlePool } from "./files/handles.ts";
 import type { AccessLog } from "./log.ts";
 import type { ReplayCache } from "./replay.ts";
 
@@ -42,6 +43,8 @@ export interface ServerContext {
   accessLog?: AccessLog;
   /** Heads answered from ready responses, to answer again. */
   replay: ReplayCache;
+  /** Open files of large files, lent between requests. */
+  handles: FileHandlePool;
 }
 
 /** A request as seen by the responders. */

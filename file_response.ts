@@ -141,15 +141,16 @@ function findSidecars(rootReal: string, path: string): string[] {
   return found;
 }
 
-/** Sidecars of a file, remembered on its cache entry for a second. */
-function sidecarsOf(c: Connection, path: string, opened: Opened): string[] {
-  const entry = opened.entry;
+/** Sidecars of a file, remembered for a second. */
+function sidecarsOf(c: Connection, path: string): string[] {
+  const cache = c.ctx.fileCache;
+  const seen = cache.sidecarsSeen(path);
   const now = Date.now();
-  if (entry?.sidecars && now - entry.sidecars.checkedAt < SIDECAR_RECHECK_MS) {
-    return entry.sidecars.codings;
+  if (seen !== undefined && now - seen.checkedAt < SIDECAR_RECHECK_MS) {
+    return seen.codings;
   }
   const codings = findSidecars(c.config.rootReal, path);
-  if (entry) entry.sidecars = { codings, checkedAt: now };
+  cache.rememberSidecars(path, { codings, checkedAt: now });
   return codings;
 }
 
@@ -160,7 +161,7 @@ function suffixOf(coding: string): string {
 /** Where a representation's bytes come from. */
 type Body =
   | { kind: "memory"; bytes: Uint8Array }
-  | { kind: "file"; file: Deno.FsFile };
+  | { kind: "file"; file: Deno.FsFile; path: string };
 
 /** A file ready to send: what `stat` says of it and its bytes. */
 interface Opened {
@@ -200,37 +201,21 @@ function openCached(
 async function openFromDisk(
   c: Connection,
   path: string,
+  statInfo: Deno.FileInfo,
 ): Promise<Opened | 403 | 404 | 500> {
   const cache = c.ctx.fileCache;
-  let file: Deno.FsFile;
-  try {
-    // Opening is a metadata operation: synchronous is cheaper than a round
-    // trip through the thread pool.
-    file = Deno.openSync(path);
-  } catch (err) {
-    return statusForFsError(err);
-  }
-  let info: Deno.FileInfo;
-  try {
-    info = file.statSync();
-  } catch (err) {
-    file.close();
-    return statusForFsError(err);
-  }
-  if (!info.isFile) {
-    file.close();
-    return 404;
-  }
-  const stamp = stampOf(info);
+  const opened = c.ctx.handles.take(path, statInfo) ?? openAndStat(path);
+  if (typeof opened === "number") return opened;
+  const { file, stamp } = opened;
   if (!cache.accepts(stamp.size)) {
-    return { stamp, body: { kind: "file", file } };
+    return { stamp, body: { kind: "file", file, path } };
   }
   try {
     const bytes = new Uint8Array(stamp.size);
     // A file that changed size while read is served from disk instead.
     if (readFully(file, bytes) !== stamp.size) {
       await file.seek(0, Deno.SeekMode.Start);
-      return { stamp, body: { kind: "file", file } };
+      return { stamp, body: { kind: "file", file, path } };
     }
     file.close();
     if (!isSettled(stamp)) {
@@ -250,6 +235,32 @@ async function openFromDisk(
   }
 }
 
+/** Opens `path` and stats what was opened; an error status on failure. */
+function openAndStat(
+  path: string,
+): { file: Deno.FsFile; stamp: FileStamp } | 403 | 404 | 500 {
+  let file: Deno.FsFile;
+  try {
+    // Opening is a metadata operation: synchronous is cheaper than a round
+    // trip through the thread pool.
+    file = Deno.openSync(path);
+  } catch (err) {
+    return statusForFsError(err);
+  }
+  let info: Deno.FileInfo;
+  try {
+    info = file.statSync();
+  } catch (err) {
+    file.close();
+    return statusForFsError(err);
+  }
+  if (!info.isFile) {
+    file.close();
+    return 404;
+  }
+  return { file, stamp: stampOf(info) };
+}
+
 /** Opens a sidecar file, or undefined when it vanished or cannot be read. */
 async function openSidecar(
   c: Connection,
@@ -262,17 +273,15 @@ async function openSidecar(
     return undefined;
   }
   const opened = openCached(c, path, info) ??
-    await openFromDisk(c, path);
+    await openFromDisk(c, path, info);
   return typeof opened === "number" ? undefined : opened;
 }
 
-function closeBody(body: Body): void {
+/** Done with a representation: its open file goes back to the pool. */
+function release(c: Connection, opened: Opened): void {
+  const body = opened.body;
   if (body.kind === "file") {
-    try {
-      body.file.close();
-    } catch {
-      // already closed
-    }
+    c.ctx.handles.give(body.path, opened.stamp, body.file);
   }
 }
 
@@ -291,8 +300,12 @@ interface FileFacts {
  * change while the entry matches the file. (A future mtime is clamped to
  * now, which moves, so such facts are never remembered.)
  */
-function factsOf(path: string, opened: Opened): FileFacts {
-  const memo = opened.entry?.facts as FileFacts | undefined;
+function factsOf(c: Connection, path: string, opened: Opened): FileFacts {
+  const cache = c.ctx.fileCache;
+  const memo =
+    (opened.entry !== undefined
+      ? opened.entry.facts
+      : cache.factsOf(path, opened.stamp)) as FileFacts | undefined;
   if (memo !== undefined) return memo;
   const contentType = contentTypeFor(path);
   const validators = validatorsOf(opened);
@@ -305,8 +318,12 @@ function factsOf(path: string, opened: Opened): FileFacts {
       ? undefined
       : formatHttpDate(lastModifiedMs),
   };
-  if (opened.entry !== undefined && lastModifiedMs === opened.stamp.mtimeMs) {
-    opened.entry.facts = facts;
+  if (lastModifiedMs === opened.stamp.mtimeMs) {
+    if (opened.entry !== undefined) opened.entry.facts = facts;
+    // A digest tag describes contents the stamp cannot vouch for.
+    else if (opened.digest === undefined) {
+      cache.rememberFacts(path, opened.stamp, facts);
+    }
   }
   return facts;
 }
@@ -336,19 +353,19 @@ export async function sendFile(
   options: SendFileOptions = {},
 ): Promise<void> {
   const identity = openCached(c, path, statInfo, options.cached) ??
-    await openFromDisk(c, path);
+    await openFromDisk(c, path, statInfo);
   if (typeof identity === "number") return sendError(c, identity, ex);
   let rep = identity;
   try {
     const config = c.config;
     const { head } = ex;
     const { method } = head;
-    const facts = factsOf(path, identity);
+    const facts = factsOf(c, path, identity);
     const { contentType } = facts;
 
     // Choose the representation; every later decision is about it.
     let choice: RepresentationChoice = IDENTITY;
-    const sidecars = config.compression ? sidecarsOf(c, path, identity) : [];
+    const sidecars = config.compression ? sidecarsOf(c, path) : [];
     const varies = config.compression &&
       (facts.compressible || sidecars.length > 0);
     const acceptEncoding = varies
@@ -465,8 +482,8 @@ export async function sendFile(
         ["Content-Range", contentRangeValue(range, size)],
         ...fileHeaders(),
       );
-      await c.write(c.encodeHead(206, headers));
-      return await writeRange(c, rep.body, range.start, length);
+      const head = c.encodeHead(206, headers);
+      return await writeRange(c, rep.body, range.start, length, head);
     }
     if (decision.kind === "partial") {
       const plan = planMultipartByteranges(
@@ -486,15 +503,14 @@ export async function sendFile(
       );
       await c.write(c.encodeHead(206, headers));
       for (const part of plan.parts) {
-        await c.write(part.head);
         const { start, end } = part.range;
-        await writeRange(c, rep.body, start, end - start + 1);
+        await writeRange(c, rep.body, start, end - start + 1, part.head);
       }
       return await c.write(plan.tail);
     }
   } finally {
-    closeBody(identity.body);
-    if (rep !== identity) closeBody(rep.body);
+    release(c, identity);
+    if (rep !== identity) release(c, rep);
   }
 }
 
@@ -548,8 +564,7 @@ async function sendWhole(
   if (size <= SMALL_FILE_BYTES) {
     return sendWithHead(c, head, rep.body.file, size);
   }
-  await c.write(head);
-  await streamRange(c, rep.body.file, 0, size);
+  await streamRange(c, rep.body.file, 0, size, head);
 }
 
 /** Index of reusable 304s among an entry's ready responses. */
@@ -612,51 +627,77 @@ function readFully(file: Deno.FsFile, target: Uint8Array): number {
   return filled;
 }
 
-/** Writes `length` bytes of a body from `start`. */
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * Writes `length` bytes of a body from `start`, after `head` (a response
+ * or part head): together in one write when they fit the connection's
+ * stream buffer.
+ */
 function writeRange(
   c: Connection,
   body: Body,
   start: number,
   length: number,
+  head: Uint8Array = NO_BYTES,
 ): Promise<void> {
-  if (body.kind === "memory") {
-    return c.write(body.bytes.subarray(start, start + length));
+  if (body.kind === "file") {
+    return streamRange(c, body.file, start, length, head);
   }
-  return streamRange(c, body.file, start, length);
+  const part = body.bytes.subarray(start, start + length);
+  if (head.length === 0) return c.write(part);
+  if (head.length + length > STREAM_CHUNK_BYTES) {
+    return c.write(head).then(() => c.write(part));
+  }
+  c.streamBuffer ??= new Uint8Array(STREAM_CHUNK_BYTES);
+  c.streamBuffer.set(head);
+  c.streamBuffer.set(part, head.length);
+  return c.write(c.streamBuffer.subarray(0, head.length + length));
 }
 
 /**
  * Copies `length` bytes of `file` from `start` to the connection through
- * the connection's reused buffer. If the file ends early the connection is
- * closed: sending fewer bytes than Content-Length promised is the only
- * honest signal left.
+ * the connection's reused buffer, after `head`, which goes out with the
+ * first chunk (one write fewer per response). If the file ends early the
+ * connection is closed: sending fewer bytes than Content-Length promised
+ * is the only honest signal left.
  */
 async function streamRange(
   c: Connection,
   file: Deno.FsFile,
   start: number,
   length: number,
+  head: Uint8Array = NO_BYTES,
 ): Promise<void> {
   c.streamBuffer ??= new Uint8Array(STREAM_CHUNK_BYTES);
   const buf = c.streamBuffer;
-  if (length <= buf.length) {
+  // A head too large to share the first chunk goes out alone.
+  let prefix = head.length <= buf.length / 4 ? head.length : 0;
+  if (prefix === 0 && head.length > 0) await c.write(head);
+  buf.set(head.subarray(0, prefix));
+  if (prefix + length <= buf.length) {
     // One chunk (a typical range request): read it synchronously, as the
     // page cache usually answers at once; large streams stay asynchronous.
     file.seekSync(start, Deno.SeekMode.Start);
-    const n = readFully(file, buf.subarray(0, length));
+    const n = readFully(file, buf.subarray(prefix, prefix + length));
     if (n < length) {
-      if (n > 0) await c.write(buf.subarray(0, n));
+      if (prefix + n > 0) await c.write(buf.subarray(0, prefix + n));
       throw new ConnectionClosed();
     }
-    return c.write(buf.subarray(0, length));
+    return c.write(buf.subarray(0, prefix + length));
   }
   await file.seek(start, Deno.SeekMode.Start);
   let remaining = length;
   while (remaining > 0) {
-    const n = await file.read(buf.subarray(0, Math.min(buf.length, remaining)));
-    if (n === null || n === 0) throw new ConnectionClosed();
-    await c.write(buf.subarray(0, n));
+    const want = Math.min(buf.length - prefix, remaining);
+    const n = await file.read(buf.subarray(prefix, prefix + want));
+    if (n === null || n === 0) {
+      if (prefix > 0) await c.write(buf.subarray(0, prefix));
+      throw new ConnectionClosed();
+    }
+    await c.write(buf.subarray(0, prefix + n));
     remaining -= n;
+    prefix = 0;
   }
 }
 

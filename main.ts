@@ -21,6 +21,7 @@ import { CompressedCache } from "./files/compress.ts";
 import { FileCache } from "./files/cache.ts";
 import { AccessLog } from "./log.ts";
 import { ReplayCache } from "./replay.ts";
+import { FileHandlePool } from "./files/handles.ts";
 import type { WorkerStart } from "./worker.ts";
 import { serializeResponseHead } from "./http/response.ts";
 
@@ -172,6 +173,7 @@ export function startServer(options: StartOptions): RunningServer {
     ),
     compressedCache: new CompressedCache(config.compressionCacheBytes),
     replay: new ReplayCache(),
+    handles: new FileHandlePool(),
     accessLog: config.logFormat === "off"
       ? undefined
       : new AccessLog(config.logFormat, config.logColor, Deno.stdout),
@@ -248,6 +250,7 @@ export function startServer(options: StartOptions): RunningServer {
       registry.closeAll();
       await Promise.allSettled([...tasks]);
       clearInterval(sweeper);
+      ctx.handles.closeAll();
       await ctx.accessLog?.flushed();
     },
     async shutdown(graceMs: number) {
@@ -262,6 +265,7 @@ export function startServer(options: StartOptions): RunningServer {
       registry.closeAll();
       await Promise.allSettled([...tasks]);
       clearInterval(sweeper);
+      ctx.handles.closeAll();
       await ctx.accessLog?.flushed();
     },
   };

@@ -57,15 +57,22 @@ export function isSettled(
   return Math.floor(nowMs / 1000) > Math.floor(changed / 1000) + 1;
 }
 
-/** Most paths remembered as verified before the memory starts over. */
+/**
+ * Most paths remembered as verified (or with their sidecars) before the
+ * memory starts over.
+ */
 const MAX_VERIFIED = 4096;
+
+/** Sidecar codings found beside a file, and when they were looked for. */
+export interface SidecarsSeen {
+  codings: string[];
+  checkedAt: number;
+}
 
 /** A cached file: its stamp, its bytes and facts derived from them once. */
 export interface CachedFile {
   stamp: FileStamp;
   body: Uint8Array;
-  /** Sidecar codings found beside the file, and when they were looked for. */
-  sidecars?: { codings: string[]; checkedAt: number };
   /** Facts derived from the path and stamp, owned by the responder. */
   facts?: unknown;
   /**
@@ -81,7 +88,8 @@ export interface CachedFile {
  */
 export class FileCache {
   #entries = new Map<string, CachedFile>();
-  #verified = new Map<string, FileStamp>();
+  #verified = new Map<string, { stamp: FileStamp; facts?: unknown }>();
+  #sidecars = new Map<string, SidecarsSeen>();
   #bytes = 0;
 
   constructor(readonly maxBytes: number, readonly maxFileBytes: number) {}
@@ -146,13 +154,47 @@ export class FileCache {
    */
   markVerified(path: string, stamp: FileStamp): void {
     if (this.#verified.size >= MAX_VERIFIED) this.#verified.clear();
-    this.#verified.set(path, stamp);
+    this.#verified.set(path, { stamp });
   }
 
   /** True when `path` is cached or was verified with exactly this stamp. */
   isVerified(path: string, stamp: FileStamp): boolean {
     const known = this.#verified.get(path);
-    return known !== undefined && sameStamp(known, stamp);
+    return known !== undefined && sameStamp(known.stamp, stamp);
+  }
+
+  /**
+   * Facts the responder derived for a verified file that is not cached
+   * (the counterpart of {@linkcode CachedFile.facts}), while the stamp
+   * still matches.
+   */
+  factsOf(path: string, stamp: FileStamp): unknown {
+    const known = this.#verified.get(path);
+    return known !== undefined && sameStamp(known.stamp, stamp)
+      ? known.facts
+      : undefined;
+  }
+
+  /** Keeps facts for a verified, uncached file with this stamp. */
+  rememberFacts(path: string, stamp: FileStamp, facts: unknown): void {
+    const known = this.#verified.get(path);
+    if (known !== undefined && sameStamp(known.stamp, stamp)) {
+      known.facts = facts;
+    }
+  }
+
+  /**
+   * What was found beside `path` when last looked for (for any file,
+   * cached or not: looking costs a failed stat per coding).
+   */
+  sidecarsSeen(path: string): SidecarsSeen | undefined {
+    return this.#sidecars.get(path);
+  }
+
+  /** Remembers the sidecars found beside `path`. */
+  rememberSidecars(path: string, seen: SidecarsSeen): void {
+    if (this.#sidecars.size >= MAX_VERIFIED) this.#sidecars.clear();
+    this.#sidecars.set(path, seen);
   }
 
   #delete(path: string, entry: CachedFile): void {
