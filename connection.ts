@@ -24,6 +24,34 @@ const encoder = new TextEncoder();
 
 /** Initial size of a connection's read buffer. */
 const READ_BUFFER_BYTES = 16 * 1024;
+/** Size of a connection's buffer for streaming file bytes. */
+export const STREAM_BUFFER_BYTES = 256 * 1024;
+
+/**
+ * Released buffers of one size, kept for the next connection: a fresh
+ * zeroed buffer per connection is a measurable cost when connections are
+ * short-lived.
+ */
+class BufferPool {
+  #free: Uint8Array[] = [];
+
+  constructor(readonly size: number, readonly maxFree: number) {}
+
+  take(): Uint8Array {
+    return this.#free.pop() ?? new Uint8Array(this.size);
+  }
+
+  give(buffer: Uint8Array): void {
+    if (buffer.length === this.size && this.#free.length < this.maxFree) {
+      this.#free.push(buffer);
+    }
+  }
+}
+
+// At most 4 MiB kept in each.
+const readBuffers = new BufferPool(READ_BUFFER_BYTES, 256);
+const streamBuffers = new BufferPool(STREAM_BUFFER_BYTES, 16);
+const NO_BUFFER = new Uint8Array(0);
 
 /** Thrown to end a connection quietly (the peer went away, or must). */
 export class ConnectionClosed extends Error {}
@@ -101,14 +129,13 @@ export class ConnectionRegistry {
  * what the current response has sent (for the access log).
  */
 export class Connection {
-  buffer = new Uint8Array(READ_BUFFER_BYTES);
+  buffer: Uint8Array = readBuffers.take();
   start = 0;
   end = 0;
   /** Set once the peer has closed its side. */
   eof = false;
   closed = false;
-  /** One reused buffer for streaming files, made on first need. */
-  streamBuffer: Uint8Array | undefined;
+  #streamBuffer: Uint8Array | undefined;
   phase: Phase = "head";
   /** When the current wait times out (ms since the epoch). */
   deadline = Infinity;
@@ -127,6 +154,25 @@ export class Connection {
   /** The server's configuration. */
   get config(): ServerConfig {
     return this.ctx.config;
+  }
+
+  /** One reused buffer for streaming file bytes, taken on first need. */
+  get streamBuffer(): Uint8Array {
+    return this.#streamBuffer ??= streamBuffers.take();
+  }
+
+  /**
+   * Hands the buffers back for other connections. Only once the
+   * connection is finished: no read or write of them may be pending.
+   */
+  releaseBuffers(): void {
+    readBuffers.give(this.buffer);
+    this.buffer = NO_BUFFER;
+    this.start = this.end = 0;
+    if (this.#streamBuffer !== undefined) {
+      streamBuffers.give(this.#streamBuffer);
+      this.#streamBuffer = undefined;
+    }
   }
 
   /** Reads more bytes into the buffer; returns false at end of stream. */

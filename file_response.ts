@@ -8,7 +8,7 @@
  */
 
 import { once } from "node:events";
-import { ConnectionClosed } from "./connection.ts";
+import { ConnectionClosed, STREAM_BUFFER_BYTES } from "./connection.ts";
 import type { Connection, Exchange } from "./connection.ts";
 import {
   type ConditionalHeaders,
@@ -55,8 +55,6 @@ import { currentHttpSecond } from "./http/response.ts";
 
 /** Files up to this size are read in one go and sent with their head. */
 const SMALL_FILE_BYTES = 64 * 1024;
-/** Chunk size for streaming files through a connection's reused buffer. */
-const STREAM_CHUNK_BYTES = 256 * 1024;
 /** Chunk size fed to a streaming compressor. */
 const COMPRESS_CHUNK_BYTES = 64 * 1024;
 const encoder = new TextEncoder();
@@ -646,13 +644,13 @@ function writeRange(
   }
   const part = body.bytes.subarray(start, start + length);
   if (head.length === 0) return c.write(part);
-  if (head.length + length > STREAM_CHUNK_BYTES) {
+  if (head.length + length > STREAM_BUFFER_BYTES) {
     return c.write(head).then(() => c.write(part));
   }
-  c.streamBuffer ??= new Uint8Array(STREAM_CHUNK_BYTES);
-  c.streamBuffer.set(head);
-  c.streamBuffer.set(part, head.length);
-  return c.write(c.streamBuffer.subarray(0, head.length + length));
+  const buf = c.streamBuffer;
+  buf.set(head);
+  buf.set(part, head.length);
+  return c.write(buf.subarray(0, head.length + length));
 }
 
 /**
@@ -669,7 +667,6 @@ async function streamRange(
   length: number,
   head: Uint8Array = NO_BYTES,
 ): Promise<void> {
-  c.streamBuffer ??= new Uint8Array(STREAM_CHUNK_BYTES);
   const buf = c.streamBuffer;
   // A head too large to share the first chunk goes out alone.
   let prefix = head.length <= buf.length / 4 ? head.length : 0;

@@ -71,6 +71,8 @@ export async function handleConnection(
   } finally {
     registry.connections.delete(c);
     c.close();
+    // Every read and write has settled: the buffers can serve others.
+    c.releaseBuffers();
   }
 }
 

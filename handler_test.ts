@@ -1340,12 +1340,13 @@ Deno.test("a client that vanishes mid-download leaves the server working and the
       conn.close();
     }
 
-    let open = openFiles();
-    for (let i = 0; i < 150 && open.includes(realPath); i++) {
-      await delay(20);
-      open = openFiles();
-    }
-    assert.ok(!open.includes(realPath), "the file handle was released");
+    // Released: closed, or (once the file is old enough) idle in the pool
+    // of open files, which server.close() empties (and the test's resource
+    // sanitizer would report a handle left open).
+    const held = () => openFiles().filter((p) => p === realPath).length;
+    for (let i = 0; i < 150 && held() > 0; i++) await delay(20);
+    const open = openFiles();
+    assert.ok(held() <= 1, "the file handle was released");
     assert.ok(
       open.length <= fdsBefore + 2,
       `descriptors: ${fdsBefore} before, ${open.length} after`,

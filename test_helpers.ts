@@ -586,7 +586,15 @@ export async function spawnServer(
 ): Promise<SpawnedServer> {
   const permissions = options.permissions ?? ["--allow-net", "--allow-read"];
   const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", ...permissions, MAIN_MODULE, ...args],
+    // The V8 flag of `deno task start` and of the compiled binary.
+    args: [
+      "run",
+      "--no-prompt",
+      "--v8-flags=--max-semi-space-size=1",
+      ...permissions,
+      MAIN_MODULE,
+      ...args,
+    ],
     cwd: options.cwd ?? REPO_DIR,
     stdin: "null",
     stdout: "piped",
