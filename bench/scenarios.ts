@@ -54,6 +54,7 @@ const ALL: readonly ServerId[] = [
   "nginx-a",
   "nginx-b",
   "pws",
+  "prototype",
   "python",
   "serve",
 ];
@@ -86,7 +87,7 @@ export const SCENARIOS: readonly Scenario[] = [
     cpuPerMiB: false,
     expect: { status: 200, bytes: FILES["1k.bin"] },
     timeoutS: 10,
-    servers: BIG3,
+    servers: [...BIG3, "prototype"],
   },
   {
     id: "64k",

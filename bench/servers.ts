@@ -1,6 +1,7 @@
 /**
  * The servers the benchmark compares: two nginx configurations, pws,
- * Python's http.server and the npm package `serve`. Each is started pinned
+ * the minimal prototype of issue 7 (bench/prototype.ts), Python's
+ * http.server and the npm package `serve`. Each is started pinned
  * to CPU 0, with its output appended to a log file in the temp dir.
  *
  * @module
@@ -24,13 +25,20 @@ import {
 import { parseListenPort } from "./stats.ts";
 
 /** Identifiers accepted by `--only`. */
-export type ServerId = "nginx-a" | "nginx-b" | "pws" | "python" | "serve";
+export type ServerId =
+  | "nginx-a"
+  | "nginx-b"
+  | "pws"
+  | "prototype"
+  | "python"
+  | "serve";
 
 /** All server ids, in the order they are benchmarked and reported. */
 export const SERVER_IDS: readonly ServerId[] = [
   "nginx-a",
   "nginx-b",
   "pws",
+  "prototype",
   "python",
   "serve",
 ];
@@ -274,7 +282,7 @@ const pwsSpec: ServerSpec = {
   id: "pws",
   label: "pws",
   about:
-    "this project: `deno run --allow-net --allow-read --v8-flags=--max-semi-space-size=1 main.ts --root DIR --host 127.0.0.1 0`",
+    "this project: `deno run --allow-net --allow-read --v8-flags=--max-semi-space-size=1 main.ts --quiet --root DIR --host 127.0.0.1 0` (access log off, as in the nginx configs)",
   async prepare(ctx) {
     try {
       await Deno.stat(`${ctx.repoDir}/main.ts`);
@@ -292,6 +300,7 @@ const pwsSpec: ServerSpec = {
       "--allow-read",
       "--v8-flags=--max-semi-space-size=1",
       "main.ts",
+      "--quiet",
       "--root",
       ctx.root,
       "--host",
@@ -300,6 +309,35 @@ const pwsSpec: ServerSpec = {
     ], {
       cwd: ctx.repoDir,
       timeoutMs: 120_000, // the first start may fetch npm packages
+      findPort: (log) => {
+        for (const line of log.split("\n")) {
+          const port = parseListenPort(line);
+          if (port !== undefined) return port;
+        }
+        return undefined;
+      },
+    });
+  },
+};
+
+const prototypeSpec: ServerSpec = {
+  id: "prototype",
+  label: "issue-7 prototype",
+  about:
+    "bench/prototype.ts: the minimal raw-TCP design of issue 7 (stat per request, ready response in memory; no parsing, validators or Date), the ceiling of that design on this machine",
+  prepare: () => Promise.resolve(undefined),
+  version: () => firstLine(Deno.execPath(), ["--version"]),
+  start(ctx) {
+    return launch(ctx, "prototype", [
+      Deno.execPath(),
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--v8-flags=--max-semi-space-size=1",
+      "bench/prototype.ts",
+      ctx.root,
+    ], {
+      cwd: ctx.repoDir,
       findPort: (log) => {
         for (const line of log.split("\n")) {
           const port = parseListenPort(line);
@@ -407,6 +445,7 @@ export const SERVERS: Readonly<Record<ServerId, ServerSpec>> = {
   "nginx-a": nginxSpec("nginx-a"),
   "nginx-b": nginxSpec("nginx-b"),
   pws: pwsSpec,
+  prototype: prototypeSpec,
   python: pythonSpec,
   serve: serveSpec,
 };
