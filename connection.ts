@@ -26,6 +26,11 @@ const encoder = new TextEncoder();
 const READ_BUFFER_BYTES = 16 * 1024;
 /** Size of a connection's buffer for streaming file bytes. */
 export const STREAM_BUFFER_BYTES = 256 * 1024;
+/**
+ * Size of the buffer for a response that fits it whole (a typical range
+ * request: 64 KiB and its head), so such connections hold less memory.
+ */
+export const SMALL_STREAM_BUFFER_BYTES = 96 * 1024;
 
 /**
  * Released buffers of one size, kept for the next connection: a fresh
@@ -48,9 +53,10 @@ class BufferPool {
   }
 }
 
-// At most 4 MiB kept in each.
+// At most 4 MiB kept in the first two, 3 MiB in the last.
 const readBuffers = new BufferPool(READ_BUFFER_BYTES, 256);
 const streamBuffers = new BufferPool(STREAM_BUFFER_BYTES, 16);
+const smallStreamBuffers = new BufferPool(SMALL_STREAM_BUFFER_BYTES, 32);
 const NO_BUFFER = new Uint8Array(0);
 
 /** Thrown to end a connection quietly (the peer went away, or must). */
@@ -156,9 +162,18 @@ export class Connection {
     return this.ctx.config;
   }
 
-  /** One reused buffer for streaming file bytes, taken on first need. */
-  get streamBuffer(): Uint8Array {
-    return this.#streamBuffer ??= streamBuffers.take();
+  /**
+   * The connection's reused buffer for file bytes: one that holds `bytes`
+   * whole when they fit the small size, else the full streaming size.
+   */
+  streamBufferFor(bytes: number): Uint8Array {
+    const held = this.#streamBuffer;
+    if (held !== undefined && held.length >= bytes) return held;
+    if (held === undefined && bytes <= SMALL_STREAM_BUFFER_BYTES) {
+      return this.#streamBuffer = smallStreamBuffers.take();
+    }
+    if (held !== undefined) smallStreamBuffers.give(held);
+    return this.#streamBuffer = streamBuffers.take();
   }
 
   /**
@@ -169,8 +184,10 @@ export class Connection {
     readBuffers.give(this.buffer);
     this.buffer = NO_BUFFER;
     this.start = this.end = 0;
-    if (this.#streamBuffer !== undefined) {
-      streamBuffers.give(this.#streamBuffer);
+    const held = this.#streamBuffer;
+    if (held !== undefined) {
+      (held.length === STREAM_BUFFER_BYTES ? streamBuffers : smallStreamBuffers)
+        .give(held);
       this.#streamBuffer = undefined;
     }
   }

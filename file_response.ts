@@ -647,7 +647,7 @@ function writeRange(
   if (head.length + length > STREAM_BUFFER_BYTES) {
     return c.write(head).then(() => c.write(part));
   }
-  const buf = c.streamBuffer;
+  const buf = c.streamBufferFor(head.length + length);
   buf.set(head);
   buf.set(part, head.length);
   return c.write(buf.subarray(0, head.length + length));
@@ -667,7 +667,7 @@ async function streamRange(
   length: number,
   head: Uint8Array = NO_BYTES,
 ): Promise<void> {
-  const buf = c.streamBuffer;
+  const buf = c.streamBufferFor(head.length + length);
   // A head too large to share the first chunk goes out alone.
   let prefix = head.length <= buf.length / 4 ? head.length : 0;
   if (prefix === 0 && head.length > 0) await c.write(head);

@@ -192,7 +192,10 @@ export function startServer(options: StartOptions): RunningServer {
       config.writeTimeoutMs / 4,
     ),
   );
-  const sweeper = setInterval(() => registry.sweep(), tick);
+  const sweeper = setInterval(() => {
+    registry.sweep();
+    ctx.handles.closeUnused();
+  }, tick);
 
   const acceptLoop = (async () => {
     let lastAcceptError = 0;

@@ -7,9 +7,9 @@
 
 import assert from "node:assert/strict";
 import { hashBytes, ReplayCache, type ReplayEntry } from "./replay.ts";
-import { isSettled, stampOf } from "./files/cache.ts";
 import type { RunningServer } from "./main.ts";
 import {
+  makeSettledDir,
   type ParsedResponse,
   parseResponses,
   rawExchange,
@@ -120,25 +120,6 @@ const SITE_FILES: Record<string, string> = {
   "chmod.txt": "chmod body",
 };
 
-/**
- * pws caches only files whose change time is over a second old (Deno
- * reports it in whole seconds), so the site is written once and aged.
- */
-async function makeSettledSite(): Promise<string> {
-  const root = await Deno.makeTempDir({ prefix: "pws_replay_" });
-  for (const [name, text] of Object.entries(SITE_FILES)) {
-    await Deno.writeTextFile(`${root}/${name}`, text);
-  }
-  const deadline = Date.now() + 5000;
-  for (const name of Object.keys(SITE_FILES)) {
-    while (!isSettled(stampOf(Deno.statSync(`${root}/${name}`)))) {
-      assert.ok(Date.now() < deadline, "files did not settle");
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  return root;
-}
-
 function head(target: string, fields: Record<string, string> = {}): string {
   let out = `GET ${target} HTTP/1.1\r\nHost: test\r\n`;
   for (const [name, value] of Object.entries(fields)) {
@@ -178,7 +159,7 @@ function withoutDate(response: ParsedResponse): [string, string][] {
 }
 
 Deno.test("replay answers repeated heads exactly as the normal path does, and never stale", async (t) => {
-  const root = await makeSettledSite();
+  const root = await makeSettledDir("pws_replay_", SITE_FILES);
   try {
     await withServer(async (server) => {
       await t.step("identical heads get identical answers", async () => {

@@ -10,6 +10,7 @@
  */
 
 import { type RunningServer, type StartOptions, startServer } from "./main.ts";
+import { isSettled, stampOf } from "./files/cache.ts";
 
 /** Absolute path of the repository (the directory of this file). */
 export const REPO_DIR: string = import.meta.dirname!;
@@ -522,6 +523,30 @@ export async function makeFixtureTree(): Promise<FixtureTree> {
     cleanup,
     [Symbol.asyncDispose]: cleanup,
   };
+}
+
+/**
+ * Writes `files` into a fresh temp dir and waits (up to 5 s) until pws
+ * would cache them: it keeps only files whose change time is over a
+ * second old, and Deno reports that time in whole seconds. The caller
+ * removes the directory.
+ */
+export async function makeSettledDir(
+  prefix: string,
+  files: Readonly<Record<string, string | Uint8Array>>,
+): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix });
+  for (const [name, data] of Object.entries(files)) {
+    await Deno.writeFile(`${dir}/${name}`, toBytes(data));
+  }
+  const deadline = Date.now() + 5000;
+  for (const name of Object.keys(files)) {
+    while (!isSettled(stampOf(Deno.statSync(`${dir}/${name}`)))) {
+      if (Date.now() >= deadline) throw new Error(`${name} did not settle`);
+      await delay(100);
+    }
+  }
+  return dir;
 }
 
 // ---------------------------------------------------------------------------

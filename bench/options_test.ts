@@ -14,7 +14,14 @@ Deno.test("defaults: full mode, every server and scenario", () => {
   const o = parse([]);
   assert.equal(o.mode.name, "full");
   assert.equal(o.mode.reps, 3);
-  assert.deepEqual(o.servers, ["nginx-a", "nginx-b", "pws", "python", "serve"]);
+  assert.deepEqual(o.servers, [
+    "nginx-a",
+    "nginx-b",
+    "pws",
+    "prototype",
+    "python",
+    "serve",
+  ]);
   assert.equal(o.scenarios.length, 8);
   assert.equal(o.out, "/repo/bench/results.md");
   assert.equal(o.strace, false);

@@ -278,6 +278,24 @@ function nginxSpec(id: "nginx-a" | "nginx-b"): ServerSpec {
   };
 }
 
+/** How pws and the prototype are run: the flags of `deno task start`. */
+const DENO_RUN = [
+  Deno.execPath(),
+  "run",
+  "--allow-net",
+  "--allow-read",
+  "--v8-flags=--max-semi-space-size=1",
+];
+
+/** The port of the first `http://HOST:PORT/` line a server printed. */
+function portFromLog(log: string): number | undefined {
+  for (const line of log.split("\n")) {
+    const port = parseListenPort(line);
+    if (port !== undefined) return port;
+  }
+  return undefined;
+}
+
 const pwsSpec: ServerSpec = {
   id: "pws",
   label: "pws",
@@ -294,11 +312,7 @@ const pwsSpec: ServerSpec = {
   version: () => firstLine(Deno.execPath(), ["--version"]),
   start(ctx) {
     return launch(ctx, "pws", [
-      Deno.execPath(),
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--v8-flags=--max-semi-space-size=1",
+      ...DENO_RUN,
       "main.ts",
       "--quiet",
       "--root",
@@ -309,13 +323,7 @@ const pwsSpec: ServerSpec = {
     ], {
       cwd: ctx.repoDir,
       timeoutMs: 120_000, // the first start may fetch npm packages
-      findPort: (log) => {
-        for (const line of log.split("\n")) {
-          const port = parseListenPort(line);
-          if (port !== undefined) return port;
-        }
-        return undefined;
-      },
+      findPort: portFromLog,
     });
   },
 };
@@ -329,22 +337,12 @@ const prototypeSpec: ServerSpec = {
   version: () => firstLine(Deno.execPath(), ["--version"]),
   start(ctx) {
     return launch(ctx, "prototype", [
-      Deno.execPath(),
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--v8-flags=--max-semi-space-size=1",
+      ...DENO_RUN,
       "bench/prototype.ts",
       ctx.root,
     ], {
       cwd: ctx.repoDir,
-      findPort: (log) => {
-        for (const line of log.split("\n")) {
-          const port = parseListenPort(line);
-          if (port !== undefined) return port;
-        }
-        return undefined;
-      },
+      findPort: portFromLog,
     });
   },
 };

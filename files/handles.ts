@@ -19,9 +19,17 @@ import { type FileStamp, isSettled, sameStamp, stampMatches } from "./cache.ts";
 /** Handles kept open (idle) at most, over all paths. */
 export const DEFAULT_MAX_IDLE_HANDLES = 64;
 
+/**
+ * How long a path's handles stay open unused. An open handle keeps a
+ * deleted file's disk space allocated, so it must not linger.
+ */
+export const IDLE_HANDLE_MS = 10_000;
+
 interface IdleHandles {
   stamp: FileStamp;
   files: Deno.FsFile[];
+  /** When a handle of this path was last given back. */
+  lastGiven: number;
 }
 
 function closeQuietly(file: Deno.FsFile): void {
@@ -75,7 +83,12 @@ export class FileHandlePool {
    * Takes a handle back once a response is done with it, or closes it
    * when the pool is full or the file not settled.
    */
-  give(path: string, stamp: FileStamp, file: Deno.FsFile): void {
+  give(
+    path: string,
+    stamp: FileStamp,
+    file: Deno.FsFile,
+    now: number = Date.now(),
+  ): void {
     if (this.#count >= this.maxIdle || !isSettled(stamp)) {
       closeQuietly(file);
       return;
@@ -86,11 +99,22 @@ export class FileHandlePool {
       idle = undefined;
     }
     if (idle === undefined) {
-      idle = { stamp, files: [] };
+      idle = { stamp, files: [], lastGiven: now };
       this.#idle.set(path, idle);
     }
     idle.files.push(file);
+    idle.lastGiven = now;
     this.#count++;
+  }
+
+  /**
+   * Closes the handles of paths not used for {@linkcode IDLE_HANDLE_MS}
+   * (the server's sweeper calls this about once a second).
+   */
+  closeUnused(now: number = Date.now()): void {
+    for (const [path, idle] of this.#idle) {
+      if (now - idle.lastGiven >= IDLE_HANDLE_MS) this.#drop(path, idle);
+    }
   }
 
   /** Closes every idle handle (at server shutdown). */

@@ -6,25 +6,14 @@
  */
 
 import assert from "node:assert/strict";
-import { FileHandlePool } from "./handles.ts";
-import { isSettled, stampOf } from "./cache.ts";
-import { parseResponses, rawExchange, withServer } from "../test_helpers.ts";
-
-/** Writes `files` into a temp dir and waits until pws would cache them. */
-async function settledDir(files: Record<string, Uint8Array>): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "pws_handles_" });
-  for (const [name, bytes] of Object.entries(files)) {
-    await Deno.writeFile(`${dir}/${name}`, bytes);
-  }
-  const deadline = Date.now() + 5000;
-  for (const name of Object.keys(files)) {
-    while (!isSettled(stampOf(Deno.statSync(`${dir}/${name}`)))) {
-      assert.ok(Date.now() < deadline, "files did not settle");
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  return dir;
-}
+import { FileHandlePool, IDLE_HANDLE_MS } from "./handles.ts";
+import { stampOf } from "./cache.ts";
+import {
+  makeSettledDir,
+  parseResponses,
+  rawExchange,
+  withServer,
+} from "../test_helpers.ts";
 
 function isClosed(file: Deno.FsFile): boolean {
   try {
@@ -43,7 +32,7 @@ function openWithStamp(path: string) {
 const encoder = new TextEncoder();
 
 Deno.test("FileHandlePool lends handles only while the file is unchanged", async (t) => {
-  const dir = await settledDir({
+  const dir = await makeSettledDir("pws_handles_", {
     "a.txt": encoder.encode("0123456789"),
     "b.txt": encoder.encode("bbbb"),
     "c.txt": encoder.encode("cccc"),
@@ -104,6 +93,23 @@ Deno.test("FileHandlePool lends handles only while the file is unchanged", async
       assert.ok(isClosed(opened[0].file) && isClosed(opened[1].file));
     });
 
+    await t.step("handles unused for a while are closed", () => {
+      const pool = new FileHandlePool();
+      const b = openWithStamp(`${dir}/b.txt`);
+      const c = openWithStamp(`${dir}/c.txt`);
+      const t0 = Date.now();
+      pool.give(`${dir}/b.txt`, b.stamp, b.file, t0);
+      pool.give(`${dir}/c.txt`, c.stamp, c.file, t0 + 5000);
+      pool.closeUnused(t0 + IDLE_HANDLE_MS - 1);
+      assert.equal(pool.size, 2);
+      pool.closeUnused(t0 + IDLE_HANDLE_MS);
+      assert.equal(pool.size, 1);
+      assert.ok(isClosed(b.file) && !isClosed(c.file));
+      pool.closeUnused(t0 + 5000 + IDLE_HANDLE_MS);
+      assert.equal(pool.size, 0);
+      assert.ok(isClosed(c.file));
+    });
+
     await t.step("a handle of another version replaces the old ones", () => {
       const pool = new FileHandlePool();
       const old = openWithStamp(`${dir}/b.txt`);
@@ -159,7 +165,7 @@ async function getRange(port: number, first: number, last: number) {
 
 Deno.test("ranges of a large file stay exact while the file changes under pooled handles", async (t) => {
   const original = pattern(LARGE_BYTES, 1);
-  const dir = await settledDir({ "large.bin": original });
+  const dir = await makeSettledDir("pws_handles_", { "large.bin": original });
   const path = `${dir}/large.bin`;
   try {
     await withServer(async (server) => {
