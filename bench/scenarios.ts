@@ -5,7 +5,7 @@
  */
 
 import { FILES, HUGE_FILE } from "./load.ts";
-import type { ServerId } from "./servers.ts";
+import { SERVER_IDS, type ServerId } from "./servers.ts";
 
 /** Identifiers accepted by `--scenarios`. */
 export type ScenarioId =
@@ -50,14 +50,7 @@ export interface Scenario {
 }
 
 const BIG3: readonly ServerId[] = ["nginx-a", "nginx-b", "pws"];
-const ALL: readonly ServerId[] = [
-  "nginx-a",
-  "nginx-b",
-  "pws",
-  "prototype",
-  "python",
-  "serve",
-];
+const ALL: readonly ServerId[] = SERVER_IDS;
 
 /** Every scenario, in the order they run. */
 export const SCENARIOS: readonly Scenario[] = [
