@@ -188,6 +188,7 @@ async function serveOneRequest(
     if (status < 0) return false;
   }
   await respond(c, ex);
+  c.releaseLargeStreamBuffer();
   if (ex.ready !== undefined && framing.kind === "none") {
     // No body was read, so the head's bytes are still where they were.
     c.ctx.replay.add(c.buffer, headStart, headEnd, {

@@ -381,6 +381,7 @@ Deno.test("a 1 GiB sparse file streams whole while the server's memory stays fla
           `${(peak / MiB).toFixed(1)} MiB, after ${
             (after / MiB).toFixed(1)
           } MiB, ${seconds.toFixed(1)} s`;
+        console.log(`1 GiB download: ${report}`);
         assert.ok(growth < 64 * MiB, `RSS grew too much: ${report}`);
         assert.ok(after - baseline < 64 * MiB, `RSS after: ${report}`);
       },
