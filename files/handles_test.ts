@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import { gunzipSync } from "node:zlib";
 import { FileHandlePool, IDLE_HANDLE_MS } from "./handles.ts";
 import { stampOf } from "./cache.ts";
 import {
@@ -231,6 +232,39 @@ Deno.test("ranges of a large file stay exact while the file changes under pooled
     // Closing the server closed every pooled handle (the test's resource
     // sanitizer checks the same).
     assert.equal(descriptorsOn(path), 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a pooled handle serves compressed streams, ranges and whole files alike", async () => {
+  // Text above the memory cache's limit: compressed on the fly, streamed.
+  const line = "pws pools open files; every response reads from the start.\n";
+  const text = line.repeat(Math.ceil(LARGE_BYTES / line.length));
+  const dir = await makeSettledDir("pws_handles_gz_", { "large.txt": text });
+  try {
+    await withServer(async (server) => {
+      const get = async (fields: string) => {
+        const result = await rawExchange(
+          server.port,
+          `GET /large.txt HTTP/1.1\r\nHost: t\r\n${fields}Connection: close\r\n\r\n`,
+          { timeoutMs: 5000 },
+        );
+        return parseResponses(result.bytes)[0];
+      };
+      for (let round = 0; round < 2; round++) {
+        const gzipped = await get("Accept-Encoding: gzip\r\n");
+        assert.equal(gzipped.header("content-encoding"), "gzip");
+        const unzipped = new TextDecoder().decode(gunzipSync(gzipped.body));
+        assert.equal(unzipped, text, `round ${round}: gzip`);
+        const range = await get("Range: bytes=100-199\r\n");
+        assert.equal(range.status, 206);
+        assert.equal(range.text, text.slice(100, 200), `round ${round}: range`);
+        const whole = await get("");
+        assert.equal(whole.text, text, `round ${round}: whole`);
+      }
+      assert.ok(descriptorsOn(`${dir}/large.txt`) >= 1, "a handle was pooled");
+    }, { root: dir });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
