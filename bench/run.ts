@@ -3,7 +3,7 @@
  * http.server and `serve` on loopback, with wrk, and writes a Markdown
  * report. See bench/README.md.
  *
- *     deno task bench                      # full run, ~13 minutes
+ *     deno task bench                      # full run, ~15 minutes
  *     deno task bench --quick              # ~1.5 minutes
  *     deno task bench --only pws,nginx --scenarios 1k,1m
  *     deno task bench --strace             # syscalls per request
