@@ -34,6 +34,11 @@ export interface ServerConfig {
   writeTimeoutMs: number;
   /** Requests served on one connection before it is closed. */
   maxRequestsPerConnection: number;
+  /**
+   * Request heads remembered for replay (replay.ts); 0 turns replay off,
+   * which tests use to compare the two paths. Not a command-line option.
+   */
+  replayEntries: number;
   /** Connections served at once; more are answered 503 and closed. */
   maxConnections: number;
   /** Time in-flight responses get to finish after SIGINT/SIGTERM. */
@@ -80,6 +85,7 @@ export function defaultConfig(rootReal: string): ServerConfig {
     idleTimeoutMs: 5_000,
     writeTimeoutMs: 30_000,
     maxRequestsPerConnection: 10_000,
+    replayEntries: 512,
     maxConnections: 4096,
     shutdownGraceMs: 10_000,
     lookup: DEFAULT_LOOKUP_OPTIONS,

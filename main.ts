@@ -172,7 +172,7 @@ export function startServer(options: StartOptions): RunningServer {
       config.fileCacheMaxFileBytes,
     ),
     compressedCache: new CompressedCache(config.compressionCacheBytes),
-    replay: new ReplayCache(),
+    replay: new ReplayCache(config.replayEntries),
     handles: new FileHandlePool(),
     accessLog: config.logFormat === "off"
       ? undefined

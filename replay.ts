@@ -32,7 +32,7 @@ export interface ReplayEntry {
   status: number;
 }
 
-/** Entries kept before the oldest is dropped. */
+/** Entries kept before the oldest is dropped (config.ts sets the same). */
 const DEFAULT_MAX_ENTRIES = 512;
 /** Longer heads are not remembered (bounds memory at ~2 MiB). */
 const DEFAULT_MAX_HEAD_BYTES = 4096;

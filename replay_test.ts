@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { hashBytes, ReplayCache, type ReplayEntry } from "./replay.ts";
 import type { RunningServer } from "./main.ts";
 import {
@@ -359,3 +360,108 @@ Deno.test("replay answers repeated heads exactly as the normal path does, and ne
 function defaultLookup() {
   return { dotfiles: "ignore" as const, cleanUrls: false, dirListing: false };
 }
+
+// ---------------------------------------------------------------------------
+// Property: a replayed answer is the normal path's answer
+
+/** Files of the property test: compressible, binary, and an index. */
+const PROPERTY_FILES: Record<string, string> = {
+  "index.html": "<!doctype html><title>index</title>" + "<p>x</p>".repeat(40),
+  "style.css": "body { color: #333 }\n".repeat(30),
+  "data.bin": "\u0001\u0002binary".repeat(20),
+};
+
+/** A random, valid request head for one of the property files. */
+const requestHead = fc.record({
+  method: fc.constantFrom("GET", "HEAD"),
+  target: fc.constantFrom(
+    "/",
+    "/index.html",
+    "/style.css",
+    "/data.bin",
+    "/style.css?v=2",
+  ),
+  minor: fc.constantFrom(0, 1),
+  connection: fc.constantFrom(undefined, "close", "keep-alive"),
+  acceptEncoding: fc.constantFrom(
+    undefined,
+    "gzip",
+    "br, gzip",
+    "identity",
+    "zstd;q=0",
+  ),
+  validator: fc.constantFrom(undefined, "match", "other", "*", "since"),
+  range: fc.constantFrom(
+    undefined,
+    "bytes=0-9",
+    "bytes=5-",
+    "bytes=-3",
+    "bytes=9-2",
+  ),
+  origin: fc.constantFrom(undefined, "https://example.com"),
+}).map((r) => {
+  const fields: string[] = ["Host: test"];
+  if (r.connection) fields.push(`Connection: ${r.connection}`);
+  if (r.acceptEncoding) fields.push(`Accept-Encoding: ${r.acceptEncoding}`);
+  if (r.range) fields.push(`Range: ${r.range}`);
+  if (r.origin) fields.push(`Origin: ${r.origin}`);
+  return { ...r, fields };
+});
+
+Deno.test("property: every replayed answer equals the answer without replay", async () => {
+  const root = await makeSettledDir("pws_replay_prop_", PROPERTY_FILES);
+  try {
+    const config = { cors: true };
+    await withServer(async (plain) => {
+      await withServer(async (replaying) => {
+        // The validators each file really has, to send matching ones.
+        const etags = new Map<string, string>();
+        const dates = new Map<string, string>();
+        for (const target of ["/", "/index.html", "/style.css", "/data.bin"]) {
+          const r = await fetchOne(plain, target);
+          etags.set(target, r.header("etag")!);
+          dates.set(target, r.header("last-modified")!);
+        }
+        const before = replaying.replayCount();
+        await fc.assert(
+          fc.asyncProperty(requestHead, async (r) => {
+            const path = r.target.replace(/\?.*/, "");
+            const fields = [...r.fields];
+            if (r.validator === "match") {
+              fields.push(`If-None-Match: ${etags.get(path)}`);
+            } else if (r.validator === "other") {
+              fields.push(`If-None-Match: "nope"`);
+            } else if (r.validator === "*") fields.push("If-None-Match: *");
+            else if (r.validator === "since") {
+              fields.push(`If-Modified-Since: ${dates.get(path)}`);
+            }
+            const text = `${r.method} ${r.target} HTTP/1.${r.minor}\r\n` +
+              fields.map((f) => f + "\r\n").join("") + "\r\n";
+            const once = async (server: RunningServer) => {
+              const result = await rawExchange(server.port, text, {
+                timeoutMs: 3000,
+              });
+              return parseResponses(result.bytes, { methods: [r.method] })[0];
+            };
+            const expected = await once(plain);
+            await once(replaying); // the first answer is remembered
+            const replayed = await once(replaying);
+            assert.equal(replayed.status, expected.status, text);
+            assert.deepEqual(
+              withoutDate(replayed),
+              withoutDate(expected),
+              text,
+            );
+            assert.deepEqual(replayed.body, expected.body, text);
+          }),
+          { numRuns: 150 },
+        );
+        // Not vacuous: many of those answers were replays.
+        assert.ok(replaying.replayCount() - before > 30);
+        assert.equal(plain.replayCount(), 0, "replayEntries: 0 turns it off");
+      }, { root, config });
+    }, { root, config: { ...config, replayEntries: 0 } });
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
