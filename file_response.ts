@@ -191,10 +191,12 @@ function openCached(
 }
 
 /**
- * Opens a file from disk. Its headers will describe what was opened
- * (fstat), so a file replaced after lookup is still described truthfully.
- * Small files are read whole and cached. Returns an error status when the
- * file cannot be opened.
+ * Opens a file from disk, or borrows an open handle of it from the pool
+ * while `statInfo` (the lookup's stat) shows the same file. Its headers
+ * will describe what was opened (fstat, or the pooled handle's stamp), so
+ * a file replaced after lookup is still described truthfully. Small files
+ * are read whole and cached. Returns an error status when the file cannot
+ * be opened.
  */
 async function openFromDisk(
   c: Connection,
@@ -294,9 +296,10 @@ interface FileFacts {
 }
 
 /**
- * Works out a file's facts, remembered on its cache entry: they cannot
- * change while the entry matches the file. (A future mtime is clamped to
- * now, which moves, so such facts are never remembered.)
+ * Works out a file's facts, remembered on its cache entry (or, for a file
+ * too large to cache, beside its verified stamp): they cannot change while
+ * the stamp matches the file. (A future mtime is clamped to now, which
+ * moves, so such facts are never remembered.)
  */
 function factsOf(c: Connection, path: string, opened: Opened): FileFacts {
   const cache = c.ctx.fileCache;
