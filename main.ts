@@ -418,8 +418,15 @@ export async function main(args: string[]): Promise<number> {
 }
 
 /**
+ * A repeat of a signal this soon is one Ctrl-C delivered twice: the
+ * terminal signals the whole process group, and `deno task` forwards the
+ * signal to pws as well. Nobody presses Ctrl-C twice within 100 ms.
+ */
+const DUPLICATE_SIGNAL_MS = 100;
+
+/**
  * Serves until SIGINT or SIGTERM, then shuts down gracefully and returns
- * 0; a second signal exits at once with 130.
+ * 0; a second signal (not a duplicate of the first) exits at once with 130.
  */
 function untilSignalled(
   server: Pick<RunningServer, "connectionCount" | "shutdown">,
@@ -427,12 +434,16 @@ function untilSignalled(
 ): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false;
+    let firstAt = 0;
     const onSignal = () => {
+      const now = performance.now();
       if (stopping) {
+        if (now - firstAt < DUPLICATE_SIGNAL_MS) return;
         console.error("pws: second signal, exiting now");
         Deno.exit(130);
       }
       stopping = true;
+      firstAt = now;
       console.error(
         `pws: shutting down (${server.connectionCount()} open connections, ` +
           `up to ${graceMs / 1000} s; signal again to exit now)`,

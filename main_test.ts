@@ -307,6 +307,17 @@ Deno.test("SIGTERM stops an idle server gracefully with exit code 0", async () =
   assertNoStackTrace(stopped.stderr, "SIGTERM");
 });
 
+Deno.test("Ctrl-C under deno task (SIGINT to the group, then forwarded) still shuts down gracefully", async () => {
+  const server = await spawnServer(["--host", "127.0.0.1", "0"]);
+  // The same signal twice at once, as the terminal and `deno task` send it.
+  server.process.kill("SIGINT");
+  server.process.kill("SIGINT");
+  const stopped = await server.stop();
+  assert.equal(stopped.status.code, 0, stopped.stderr);
+  assert.match(stopped.stderr, /shutting down/);
+  assert.doesNotMatch(stopped.stderr, /second signal/);
+});
+
 Deno.test({
   name: "SIGTERM right after the startup line still shuts down gracefully",
   async fn() {
