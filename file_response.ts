@@ -533,10 +533,14 @@ async function sendWhole(
   const entry = rep.entry;
   const second = currentHttpSecond();
   const key = readyKey(ex) + (ex.headOnly ? 4 : 0);
+  // A cached file keeps ready responses, except whole bodies above
+  // SMALL_FILE_BYTES (sent in two writes, not copied once more).
+  const keepsReady = entry !== undefined &&
+    (ex.headOnly || size <= SMALL_FILE_BYTES);
+  if (keepsReady && replayPath !== undefined) {
+    ex.ready = { path: replayPath, index: key };
+  }
   if (entry !== undefined) {
-    // Marked even when no ready response results (a large body): replay
-    // finds no ready bytes then and takes the normal path.
-    if (replayPath !== undefined) ex.ready = { path: replayPath, index: key };
     const ready = entry.ready?.[key];
     if (ready !== undefined && ready.second === second) {
       c.status = 200;
@@ -550,7 +554,7 @@ async function sendWhole(
   for (const header of fileHeaders()) headers.push(header);
   const head = c.encodeHead(200, headers);
   if (ex.headOnly || size === 0) {
-    if (entry !== undefined) remember(entry, key, second, head);
+    if (keepsReady) remember(entry, key, second, head);
     return c.write(head);
   }
   if (rep.body.kind === "memory") {
@@ -559,7 +563,7 @@ async function sendWhole(
       return c.write(rep.body.bytes);
     }
     const bytes = concat(head, rep.body.bytes);
-    if (entry !== undefined) remember(entry, key, second, bytes);
+    if (keepsReady) remember(entry, key, second, bytes);
     return c.write(bytes);
   }
   if (size <= SMALL_FILE_BYTES) {
