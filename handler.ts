@@ -13,7 +13,7 @@ import {
   ConnectionClosed,
   type Exchange,
   type ServerContext,
-} from "./connection.ts";
+} from "./http1/connection.ts";
 import { bodyFraming, ChunkedDecoder } from "./http/body.ts";
 import {
   checkIncompleteHead,
@@ -32,9 +32,9 @@ import {
 } from "./http/semantics.ts";
 import { lookupFile } from "./files/lookup.ts";
 import { directoryUrlPath, resolveTarget } from "./files/target.ts";
-import { sendFile, sendListing } from "./file_response.ts";
-import { sendEmpty, sendError, sendRedirect } from "./respond.ts";
-import type { ReplayEntry } from "./replay.ts";
+import { sendFile, sendListing } from "./response/file.ts";
+import { sendEmpty, sendError, sendRedirect } from "./response/respond.ts";
+import type { ReplayEntry } from "./http1/replay.ts";
 import { currentHttpSecond } from "./http/response.ts";
 
 /**

@@ -21,8 +21,8 @@ import {
   type RawExchangeResult,
   STATIC_DIR,
   withServer,
-} from "./test_helpers.ts";
-import type { RunningServer } from "./main.ts";
+} from "./tests/helpers.ts";
+import type { RunningServer } from "./server/server.ts";
 
 const VERSION: string = denoJson.version;
 const IMF_FIXDATE =

@@ -14,7 +14,7 @@ import {
   REPO_DIR,
   type SpawnedServer,
   spawnServer,
-} from "./test_helpers.ts";
+} from "./tests/helpers.ts";
 
 const VERSION: string = denoJson.version;
 const encoder = new TextEncoder();

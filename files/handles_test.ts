@@ -14,7 +14,7 @@ import {
   parseResponses,
   rawExchange,
   withServer,
-} from "../test_helpers.ts";
+} from "../tests/helpers.ts";
 
 function isClosed(file: Deno.FsFile): boolean {
   try {

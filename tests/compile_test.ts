@@ -8,9 +8,9 @@
  */
 
 import assert from "node:assert/strict";
-import { VERSION } from "./config.ts";
+import { VERSION } from "../server/config.ts";
 
-const repo = import.meta.dirname!;
+const repo = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const workDir = await Deno.makeTempDir({ prefix: "pws-compile-" });
 const binary = `${workDir}/pws`;
 

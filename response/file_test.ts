@@ -11,15 +11,15 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import type { ConfigOverrides } from "./config.ts";
-import type { RunningServer } from "./main.ts";
+import type { ConfigOverrides } from "../server/config.ts";
+import type { RunningServer } from "../server/server.ts";
 import {
   commandAvailable,
   type ParsedResponse,
   parseResponses,
   rawExchange,
   withServer,
-} from "./test_helpers.ts";
+} from "../tests/helpers.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { DEFAULT_MAX_IDLE_HANDLES } from "./files/handles.ts";
+import { DEFAULT_MAX_IDLE_HANDLES } from "../files/handles.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
@@ -30,7 +30,7 @@ import {
   type SpawnedServer,
   spawnServer,
   withServer,
-} from "./test_helpers.ts";
+} from "./helpers.ts";
 
 const MiB = 1024 * 1024;
 const HOST = "127.0.0.1";
@@ -1072,7 +1072,7 @@ function latin1Bytes(text: string): Uint8Array {
 
 /** Loads and validates one corpus file. */
 function loadHostileFile(file: string): HostileCase[] {
-  const url = new URL(`./testdata/hostile/${file}.jsonl`, import.meta.url);
+  const url = new URL(`../testdata/hostile/${file}.jsonl`, import.meta.url);
   const lines = Deno.readTextFileSync(url).split("\n");
   const cases: HostileCase[] = [];
   const names = new Set<string>();

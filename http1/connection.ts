@@ -6,18 +6,18 @@
  * @module
  */
 
-import { SERVER_NAME, type ServerConfig } from "./config.ts";
-import type { RequestHead } from "./http/request.ts";
+import { SERVER_NAME, type ServerConfig } from "../server/config.ts";
+import type { RequestHead } from "../http/request.ts";
 import {
   currentHttpDate,
   type ResponseHeaders,
   serializeResponseHead,
-} from "./http/response.ts";
-import { builtInErrorPage } from "./files/error_page.ts";
-import type { CompressedCache } from "./files/compress.ts";
-import type { FileCache } from "./files/cache.ts";
-import type { FileHandlePool } from "./files/handles.ts";
-import type { AccessLog } from "./log.ts";
+} from "../http/response.ts";
+import { builtInErrorPage } from "../files/error_page.ts";
+import type { CompressedCache } from "../files/compress.ts";
+import type { FileCache } from "../files/cache.ts";
+import type { FileHandlePool } from "../files/handles.ts";
+import type { AccessLog } from "../server/log.ts";
 import type { ReplayCache } from "./replay.ts";
 
 const encoder = new TextEncoder();

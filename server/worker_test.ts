@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawnServer } from "./test_helpers.ts";
+import { REPO_DIR, spawnServer } from "../tests/helpers.ts";
 
 Deno.test("--workers 2 serves every request on one port and shuts down gracefully", async () => {
   const server = await spawnServer([
@@ -95,7 +95,7 @@ Deno.test("--workers 2: both listener threads take connections", async () => {
 Deno.test("--workers rejects a count that is not a number or auto", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-net", "--allow-read", "main.ts", "--workers", "x"],
-    cwd: import.meta.dirname!,
+    cwd: REPO_DIR,
     stderr: "piped",
   }).output();
   assert.equal(out.code, 2);

@@ -5,10 +5,10 @@
  * @module
  */
 
-import { DEFAULT_HEAD_LIMITS, type HeadLimits } from "./http/request.ts";
-import { DEFAULT_LOOKUP_OPTIONS, type LookupOptions } from "./files/lookup.ts";
+import { DEFAULT_HEAD_LIMITS, type HeadLimits } from "../http/request.ts";
+import { DEFAULT_LOOKUP_OPTIONS, type LookupOptions } from "../files/lookup.ts";
 import type { LogFormat } from "./log.ts";
-import denoConfig from "./deno.json" with { type: "json" };
+import denoConfig from "../deno.json" with { type: "json" };
 
 /** The pws version, from deno.json. */
 export const VERSION: string = denoConfig.version;

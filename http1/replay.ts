@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { RequestHead } from "./http/request.ts";
+import type { RequestHead } from "../http/request.ts";
 
 /** What one earlier request was answered with. */
 export interface ReplayEntry {

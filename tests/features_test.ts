@@ -12,8 +12,8 @@
 import assert from "node:assert/strict";
 import zlib from "node:zlib";
 import { Buffer } from "node:buffer";
-import type { RunningServer } from "./main.ts";
-import type { ConfigOverrides } from "./config.ts";
+import type { RunningServer } from "../server/server.ts";
+import type { ConfigOverrides } from "../server/config.ts";
 import {
   type ParsedResponse,
   parseOneResponse,
@@ -22,7 +22,7 @@ import {
   spawnServer,
   startTestServer,
   STATIC_DIR,
-} from "./test_helpers.ts";
+} from "./helpers.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -17,8 +17,8 @@ import {
   type Page,
   type Response,
 } from "playwright-core";
-import type { RunningServer } from "./main.ts";
-import { REPO_DIR, startTestServer, STATIC_DIR } from "./test_helpers.ts";
+import type { RunningServer } from "../server/server.ts";
+import { REPO_DIR, startTestServer, STATIC_DIR } from "./helpers.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const OUTPUT_DIR = `${REPO_DIR}/test-output`;

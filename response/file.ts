@@ -8,24 +8,24 @@
  */
 
 import { once } from "node:events";
-import { ConnectionClosed, STREAM_BUFFER_BYTES } from "./connection.ts";
-import type { Connection, Exchange } from "./connection.ts";
+import { ConnectionClosed, STREAM_BUFFER_BYTES } from "../http1/connection.ts";
+import type { Connection, Exchange } from "../http1/connection.ts";
 import {
   type ConditionalHeaders,
   evaluatePreconditions,
   ifRangeAllowsRange,
   type Validators,
-} from "./http/conditional.ts";
-import { formatHttpDate } from "./http/date.ts";
-import { makeBoundary, planMultipartByteranges } from "./http/multipart.ts";
+} from "../http/conditional.ts";
+import { formatHttpDate } from "../http/date.ts";
+import { makeBoundary, planMultipartByteranges } from "../http/multipart.ts";
 import {
   contentRangeValue,
   parseRange,
   type RangeDecision,
   unsatisfiedRangeValue,
-} from "./http/range.ts";
-import { headerValue, type RequestHead } from "./http/request.ts";
-import type { ResponseHeaders } from "./http/response.ts";
+} from "../http/range.ts";
+import { headerValue, type RequestHead } from "../http/request.ts";
+import type { ResponseHeaders } from "../http/response.ts";
 import {
   chooseRepresentation,
   compressBytes,
@@ -33,25 +33,25 @@ import {
   MAX_BUFFERED_COMPRESS_BYTES,
   type RepresentationChoice,
   SIDECAR_CODINGS,
-} from "./files/compress.ts";
-import { contentDigest, contentETag, fileETag } from "./files/etag.ts";
+} from "../files/compress.ts";
+import { contentDigest, contentETag, fileETag } from "../files/etag.ts";
 import {
   type CachedFile,
   type FileStamp,
   isSettled,
   stampOf,
-} from "./files/cache.ts";
+} from "../files/cache.ts";
 import {
   type ListingEntry,
   renderListingHtml,
   renderListingJson,
   sortListing,
   wantsJson,
-} from "./files/listing.ts";
-import { isInsideRoot, isServable, statusForFsError } from "./files/lookup.ts";
-import { contentTypeFor, isCompressible } from "./files/media_type.ts";
+} from "../files/listing.ts";
+import { isInsideRoot, isServable, statusForFsError } from "../files/lookup.ts";
+import { contentTypeFor, isCompressible } from "../files/media_type.ts";
 import { baseHeaders, HTML_TYPE, sendError, sendGenerated } from "./respond.ts";
-import { currentHttpSecond } from "./http/response.ts";
+import { currentHttpSecond } from "../http/response.ts";
 
 /** Files up to this size are read in one go and sent with their head. */
 const SMALL_FILE_BYTES = 64 * 1024;

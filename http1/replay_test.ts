@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { hashBytes, ReplayCache, type ReplayEntry } from "./replay.ts";
-import type { RunningServer } from "./main.ts";
+import type { RunningServer } from "../server/server.ts";
 import {
   makeSettledDir,
   type ParsedResponse,
@@ -16,7 +16,7 @@ import {
   rawExchange,
   spawnServer,
   withServer,
-} from "./test_helpers.ts";
+} from "../tests/helpers.ts";
 
 const encoder = new TextEncoder();
 

@@ -7,14 +7,14 @@
  * @module
  */
 
-import { SERVER_NAME } from "./config.ts";
-import type { Connection, Exchange } from "./connection.ts";
-import { currentHttpDate, type ResponseHeaders } from "./http/response.ts";
-import { headerValue } from "./http/request.ts";
-import { ALLOW_HEADER_VALUE } from "./http/semantics.ts";
-import { builtInErrorPage } from "./files/error_page.ts";
-import { compressBytes, MIN_COMPRESS_BYTES } from "./files/compress.ts";
-import { chooseEncoding } from "./http/accept_encoding.ts";
+import { SERVER_NAME } from "../server/config.ts";
+import type { Connection, Exchange } from "../http1/connection.ts";
+import { currentHttpDate, type ResponseHeaders } from "../http/response.ts";
+import { headerValue } from "../http/request.ts";
+import { ALLOW_HEADER_VALUE } from "../http/semantics.ts";
+import { builtInErrorPage } from "../files/error_page.ts";
+import { compressBytes, MIN_COMPRESS_BYTES } from "../files/compress.ts";
+import { chooseEncoding } from "../http/accept_encoding.ts";
 
 /** Media type of the HTML pages pws makes. */
 export const HTML_TYPE = "text/html; charset=utf-8";

@@ -6,7 +6,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { isFieldValue, isToken } from "./http/request.ts";
+import { isFieldValue, isToken } from "../http/request.ts";
 import type { ConfigOverrides } from "./config.ts";
 
 /** Options the command line sets. */

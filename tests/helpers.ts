@@ -9,11 +9,16 @@
  * @module
  */
 
-import { type RunningServer, type StartOptions, startServer } from "./main.ts";
-import { isSettled, stampOf } from "./files/cache.ts";
+import {
+  type RunningServer,
+  type StartOptions,
+  startServer,
+} from "../server/server.ts";
+import { isSettled, stampOf } from "../files/cache.ts";
 
-/** Absolute path of the repository (the directory of this file). */
-export const REPO_DIR: string = import.meta.dirname!;
+/** Absolute path of the repository (the parent of this folder). */
+export const REPO_DIR: string = new URL("..", import.meta.url).pathname
+  .replace(/\/$/, "");
 
 /** Absolute path of pws's entry point, for running it as a subprocess. */
 export const MAIN_MODULE: string = `${REPO_DIR}/main.ts`;

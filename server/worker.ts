@@ -12,7 +12,11 @@
 
 /// <reference lib="deno.worker" />
 
-import { type RunningServer, type StartOptions, startServer } from "./main.ts";
+import {
+  type RunningServer,
+  type StartOptions,
+  startServer,
+} from "./server.ts";
 
 /** The message that starts a worker. */
 export interface WorkerStart {

@@ -1,0 +1,296 @@
+/**
+ * A running server: the listening socket, the accept loop, the shared
+ * context of its connections, and graceful shutdown. Each accepted
+ * connection runs in its own async task in `handler.ts`.
+ *
+ * @module
+ */
+
+import {
+  type ConfigOverrides,
+  defaultConfig,
+  SERVER_NAME,
+  type ServerConfig,
+} from "./config.ts";
+import { handleConnection } from "../handler.ts";
+import { ConnectionRegistry, type ServerContext } from "../http1/connection.ts";
+import { CompressedCache } from "../files/compress.ts";
+import { FileCache } from "../files/cache.ts";
+import { AccessLog } from "./log.ts";
+import { ReplayCache } from "../http1/replay.ts";
+import { FileHandlePool } from "../files/handles.ts";
+import { serializeResponseHead } from "../http/response.ts";
+
+/** A running server, as returned by {@linkcode startServer}. */
+export interface RunningServer {
+  /** The address actually bound. */
+  hostname: string;
+  /** The port actually bound (useful after asking for port 0). */
+  port: number;
+  /** The URL to print, e.g. `http://127.0.0.1:8000/`. */
+  url: string;
+  /** Stops accepting, closes every connection and resolves when done. */
+  close(): Promise<void>;
+  /**
+   * Graceful stop: no new connections, idle ones closed, in-flight
+   * responses finish (each connection closes after its current response)
+   * until `graceMs` passes, then everything is closed.
+   */
+  shutdown(graceMs: number): Promise<void>;
+  /** Number of connections open now. */
+  connectionCount(): number;
+  /** Requests answered by replaying a ready response (see replay.ts). */
+  replayCount(): number;
+  /** The configured grace period for shutdown, in ms. */
+  shutdownGraceMs: number;
+}
+
+/** What {@linkcode startServer} needs. */
+export interface StartOptions {
+  /** Directory to serve. */
+  root: string;
+  /** Address to bind. */
+  hostname: string;
+  /** Port to bind; 0 for any free port. */
+  port: number;
+  /** Overrides of the default configuration. */
+  config?: ConfigOverrides;
+  /** Share the port with other listeners (SO_REUSEPORT, for --workers). */
+  reusePort?: boolean;
+}
+
+/** A startup failure with a message meant for a person. */
+export class StartupError extends Error {}
+
+/** Formats `http://host:port/`, bracketing IPv6 addresses. */
+export function formatUrl(hostname: string, port: number): string {
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  return `http://${host}:${port}/`;
+}
+
+/** Resolves and checks the root; throws StartupError with a clear line. */
+export function resolveRoot(root: string): string {
+  let real: string;
+  try {
+    real = Deno.realPathSync(root);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new StartupError(
+        `root directory "${root}" does not exist: create it or pass --root DIR`,
+      );
+    }
+    if (err instanceof Deno.errors.NotCapable) {
+      throw new StartupError(
+        `no permission to read "${root}": run deno with --allow-read`,
+      );
+    }
+    throw new StartupError(`cannot open root "${root}": ${describe(err)}`);
+  }
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(real);
+  } catch (err) {
+    throw new StartupError(`cannot open root "${root}": ${describe(err)}`);
+  }
+  if (!info.isDirectory) {
+    throw new StartupError(
+      `root "${root}" is not a directory: pass --root DIR with a directory`,
+    );
+  }
+  return real;
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message.split("\n")[0] : String(err);
+}
+
+/** Opens the listening socket, turning failures into clear messages. */
+function listen(
+  hostname: string,
+  port: number,
+  reusePort: boolean,
+): Deno.TcpListener {
+  try {
+    return reusePort
+      ? Deno.listen({ hostname, port, transport: "tcp", reusePort })
+      : Deno.listen({ hostname, port, transport: "tcp" });
+  } catch (err) {
+    if (err instanceof Deno.errors.AddrInUse) {
+      throw new StartupError(
+        `port ${port} on ${hostname} is already in use: stop the other ` +
+          `server or choose another port (0 picks a free one)`,
+      );
+    }
+    if (err instanceof Deno.errors.NotCapable) {
+      throw new StartupError(
+        `no permission to listen: run deno with --allow-net`,
+      );
+    }
+    if (err instanceof Deno.errors.PermissionDenied) {
+      throw new StartupError(
+        `not permitted to bind port ${port} on ${hostname}: ports below ` +
+          `1024 need privileges; choose a port from 1024 to 65535`,
+      );
+    }
+    if (err instanceof Deno.errors.AddrNotAvailable) {
+      throw new StartupError(
+        `cannot bind address "${hostname}": it is not an address of this ` +
+          `machine; use --host 0.0.0.0, 127.0.0.1 or ::1`,
+      );
+    }
+    throw new StartupError(
+      `cannot listen on ${hostname}:${port}: ${describe(err)}; check --host`,
+    );
+  }
+}
+
+/**
+ * Starts serving `options.root`. Resolves once the socket is bound; the
+ * accept loop runs in the background until `close()`.
+ */
+export function startServer(options: StartOptions): RunningServer {
+  const config: ServerConfig = {
+    ...defaultConfig(resolveRoot(options.root)),
+    ...options.config,
+  };
+  const listener = listen(
+    options.hostname,
+    options.port,
+    options.reusePort ?? false,
+  );
+  const addr = listener.addr;
+  const registry = new ConnectionRegistry();
+  const ctx: ServerContext = {
+    config,
+    registry,
+    fileCache: new FileCache(
+      config.fileCacheBytes,
+      config.fileCacheMaxFileBytes,
+    ),
+    compressedCache: new CompressedCache(config.compressionCacheBytes),
+    replay: new ReplayCache(config.replayEntries),
+    handles: new FileHandlePool(),
+    accessLog: config.logFormat === "off"
+      ? undefined
+      : new AccessLog(config.logFormat, config.logColor, Deno.stdout),
+  };
+  const tasks = new Set<Promise<void>>();
+  let accepting = true;
+
+  // One timer checks every connection's deadline, instead of a timer per
+  // read and write on the hot path.
+  const tick = Math.max(
+    20,
+    Math.min(
+      1000,
+      config.headerTimeoutMs / 4,
+      config.idleTimeoutMs / 4,
+      config.writeTimeoutMs / 4,
+    ),
+  );
+  const sweeper = setInterval(() => {
+    registry.sweep();
+    ctx.handles.closeUnused();
+  }, tick);
+
+  const acceptLoop = (async () => {
+    let lastAcceptError = 0;
+    while (accepting) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (err) {
+        if (!accepting || err instanceof Deno.errors.BadResource) break;
+        // EMFILE and friends: say so (once a second at most), give the
+        // system a moment, go on serving the connections already open.
+        const now = Date.now();
+        if (now - lastAcceptError > 1000) {
+          console.error(`pws: accept failed: ${describe(err)}`);
+          lastAcceptError = now;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      if (tasks.size >= config.maxConnections) {
+        refuseBusy(conn);
+        continue;
+      }
+      try {
+        conn.setNoDelay(true);
+      } catch {
+        // the peer may already be gone
+      }
+      const task = handleConnection(conn, ctx).finally(() => {
+        tasks.delete(task);
+      });
+      tasks.add(task);
+    }
+  })();
+
+  const stopAccepting = async () => {
+    accepting = false;
+    try {
+      listener.close();
+    } catch {
+      // already closed
+    }
+    await acceptLoop;
+  };
+
+  return {
+    hostname: addr.hostname,
+    port: addr.port,
+    url: formatUrl(addr.hostname, addr.port),
+    connectionCount: () => tasks.size,
+    replayCount: () => ctx.replay.hits,
+    shutdownGraceMs: config.shutdownGraceMs,
+    async close() {
+      await stopAccepting();
+      registry.closeAll();
+      await Promise.allSettled([...tasks]);
+      clearInterval(sweeper);
+      ctx.handles.closeAll();
+      await ctx.accessLog?.flushed();
+    },
+    async shutdown(graceMs: number) {
+      await stopAccepting();
+      registry.drain();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const grace = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+      });
+      await Promise.race([Promise.allSettled([...tasks]), grace]);
+      clearTimeout(timer);
+      registry.closeAll();
+      await Promise.allSettled([...tasks]);
+      clearInterval(sweeper);
+      ctx.handles.closeAll();
+      await ctx.accessLog?.flushed();
+    },
+  };
+}
+
+const BUSY_RESPONSE = new TextEncoder().encode(
+  serializeResponseHead(503, [
+    ["Server", SERVER_NAME],
+    ["Retry-After", "1"],
+    ["Connection", "close"],
+    ["Content-Type", "text/plain; charset=utf-8"],
+    ["Content-Length", "20"],
+  ]) + "Server busy, retry.\n",
+);
+
+/**
+ * Answers a connection over the limit with 503 and closes it, without
+ * waiting on the client: the kernel buffer takes these few bytes.
+ */
+function refuseBusy(conn: Deno.Conn): void {
+  const close = () => {
+    try {
+      conn.close();
+    } catch {
+      // already closed
+    }
+  };
+  conn.write(BUSY_RESPONSE).then(close, close);
+}
