@@ -14,6 +14,7 @@ import {
   type Exchange,
   type ServerContext,
 } from "./http1/connection.ts";
+import type { RequestHead } from "./http/request.ts";
 import { bodyFraming, ChunkedDecoder } from "./http/body.ts";
 import {
   checkIncompleteHead,
@@ -32,8 +33,11 @@ import {
 } from "./http/semantics.ts";
 import { lookupFile } from "./files/lookup.ts";
 import { directoryUrlPath, resolveTarget } from "./files/target.ts";
-import { sendFile, sendListing } from "./response/file.ts";
-import { sendEmpty, sendError, sendRedirect } from "./response/respond.ts";
+import { serveFile } from "./response/file.ts";
+import { listingReply } from "./response/listing.ts";
+import { emptyReply, errorReply, redirectReply } from "./response/respond.ts";
+import type { ReplySink } from "./response/reply.ts";
+import { Http1Sink } from "./http1/writer.ts";
 import type { ReplayEntry } from "./http1/replay.ts";
 import { currentHttpSecond } from "./http/response.ts";
 
@@ -65,7 +69,9 @@ export async function handleConnection(
     if (!(err instanceof ConnectionClosed) && !c.closed) {
       console.error("pws: connection error:", err);
       // Nothing sent yet: the client still deserves an answer.
-      if (c.status === 0) await sendError(c, 500, undefined).catch(() => {});
+      if (c.status === 0) {
+        await sendErrorAndClose(c, 500).catch(() => {});
+      }
     }
     logRequest(c, ex, remote);
   } finally {
@@ -119,13 +125,13 @@ async function serveOneRequest(
       ? checkIncompleteHead(c.buffer, c.start, c.end, limits)
       : undefined;
     if (tooBig) {
-      await sendError(c, tooBig.status, undefined);
+      await sendErrorAndClose(c, tooBig.status);
       return false;
     }
     if (!await c.fill()) {
       // A partial head cut off by the peer gets a 400; nothing at all is
       // simply the end of a keep-alive connection.
-      if (c.end > c.start) await sendError(c, 400, undefined);
+      if (c.end > c.start) await sendErrorAndClose(c, 400);
       return false;
     }
   }
@@ -152,7 +158,7 @@ async function serveOneRequest(
   const parsed = parseRequestHead(c.buffer, headStart, headEnd, limits);
   c.start = headEnd;
   if (parsed.kind === "error") {
-    await sendError(c, parsed.status, undefined);
+    await sendErrorAndClose(c, parsed.status);
     return false;
   }
   const head = parsed.head;
@@ -167,7 +173,7 @@ async function serveOneRequest(
   // request starts is unknowable.
   const refuse = async (status: number): Promise<boolean> => {
     ex.keepAlive = false;
-    await sendError(c, status, ex);
+    await new Http1Sink(c, ex).send(errorReply(c.ctx, status));
     return false;
   };
   if (checkHost(head) !== undefined) return refuse(400);
@@ -187,8 +193,8 @@ async function serveOneRequest(
     if (status > 0) return refuse(status);
     if (status < 0) return false;
   }
-  await respond(c, ex);
-  c.releaseLargeStreamBuffer();
+  await respond(c.ctx, head, new Http1Sink(c, ex));
+  c.releaseStreamBuffer();
   if (ex.ready !== undefined && framing.kind === "none") {
     // No body was read, so the head's bytes are still where they were.
     c.ctx.replay.add(c.buffer, headStart, headEnd, {
@@ -201,6 +207,11 @@ async function serveOneRequest(
     });
   }
   return ex.keepAlive;
+}
+
+/** Answers a request that could not be parsed with an error, and closes. */
+function sendErrorAndClose(c: Connection, status: number): Promise<void> {
+  return new Http1Sink(c, undefined).send(errorReply(c.ctx, status));
 }
 
 /** True when the connection may stay open after the current response. */
@@ -259,26 +270,32 @@ async function discardChunkedBody(c: Connection): Promise<number> {
 }
 
 /**
- * Chooses and writes the response to one well-formed request. The steps,
- * in order: method, target, OPTIONS (with CORS preflight), file lookup
- * (with the SPA fallback), then redirect, listing, error or file.
+ * Chooses and sends the reply to one well-formed request, whatever the
+ * protocol (`sink` writes it). The steps, in order: method, target,
+ * OPTIONS (with CORS preflight), file lookup (with the SPA fallback), then
+ * redirect, listing, error or file.
  */
-function respond(c: Connection, ex: Exchange): Promise<void> {
-  const { head } = ex;
-  const config = c.config;
+async function respond(
+  ctx: ServerContext,
+  head: RequestHead,
+  sink: ReplySink,
+): Promise<void> {
+  const config = ctx.config;
   const method = classifyMethod(head.method);
-  if (method === "not-implemented") return sendError(c, 501, ex);
-  if (method === "not-allowed") return sendError(c, 405, ex);
+  if (method === "not-implemented") return sink.send(errorReply(ctx, 501));
+  if (method === "not-allowed") return sink.send(errorReply(ctx, 405));
   const target = resolveTarget(head.target);
-  if (target.kind === "error") return sendError(c, 400, ex);
+  if (target.kind === "error") return sink.send(errorReply(ctx, 400));
   if (head.method === "OPTIONS") {
     const preflight = config.cors ? corsPreflightHeaders(head) : undefined;
-    if (preflight !== undefined) return sendEmpty(c, ex, 204, preflight);
-    return sendEmpty(c, ex, 200, [["Allow", ALLOW_HEADER_VALUE]]);
+    if (preflight !== undefined) {
+      return sink.send(emptyReply(ctx, 204, preflight));
+    }
+    return sink.send(emptyReply(ctx, 200, [["Allow", ALLOW_HEADER_VALUE]]));
   }
-  if (target.kind === "asterisk") return sendError(c, 400, ex);
+  if (target.kind === "asterisk") return sink.send(errorReply(ctx, 400));
 
-  const cache = c.ctx.fileCache;
+  const cache = ctx.fileCache;
   let found = lookupFile(config.rootReal, target, config.lookup, cache);
   let fallback = false;
   if (
@@ -295,16 +312,23 @@ function respond(c: Connection, ex: Exchange): Promise<void> {
   }
   switch (found.kind) {
     case "redirect":
-      return sendRedirect(c, ex, found.location);
+      return sink.send(redirectReply(ctx, found.location));
     case "directory":
-      return sendListing(c, ex, found.path, directoryUrlPath(target.segments));
+      return sink.send(
+        await listingReply(
+          ctx,
+          head,
+          found.path,
+          directoryUrlPath(target.segments),
+        ),
+      );
     case "error":
       if (found.status === 500) {
         console.error("pws: lookup failed:", found.cause);
       }
-      return sendError(c, found.status, ex);
+      return sink.send(errorReply(ctx, found.status));
     case "file":
-      return sendFile(c, ex, found.path, found.info, {
+      return serveFile(ctx, head, sink, found.path, found.info, {
         cached: found.entry,
         // A fallback's answer also rests on another file being absent.
         replayable: found.direct && !fallback,

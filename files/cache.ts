@@ -1,8 +1,15 @@
 /**
- * The hot-file cache: small files held in memory with their validators,
- * so a repeated request costs one `stat` instead of open, read and close.
- * An entry is used only while the file's inode, size, mtime and ctime are
- * exactly those it was read with, so a changed file is never served stale.
+ * The hot-file cache: what pws remembers about files it opened and
+ * verified (see open.ts), so that a repeated request costs one `stat`
+ * instead of open, read and close. An entry is used only while the path's
+ * `stat` shows exactly the inode, size, mtime and ctime it was read with,
+ * so a changed or replaced file is never served stale, and a hit never
+ * vouches for a file the cache did not open itself.
+ *
+ * One byte budget (`--cache-size`) bounds everything an entry holds: the
+ * file's bytes, its compressed variants, the complete responses made from
+ * it, and an estimate of the entry's own overhead. The number of entries
+ * is bounded too. The oldest entries go first.
  *
  * @module
  */
@@ -57,11 +64,52 @@ export function isSettled(
   return Math.floor(nowMs / 1000) > Math.floor(changed / 1000) + 1;
 }
 
+/** A complete response kept for reuse within one second. */
+export interface ReadyResponse {
+  /** The second of its Date header. */
+  second: number;
+  /** Its status (for the access log). */
+  status: number;
+  bytes: Uint8Array;
+}
+
+/** What the cache remembers of one verified file. */
+export interface CachedFile {
+  /** The path it was looked up by (the key). */
+  readonly path: string;
+  /** The opened file's stamp. */
+  readonly stamp: FileStamp;
+  /** The contents, when small enough to keep. */
+  readonly body: Uint8Array | undefined;
+  /** Facts derived from the path and stamp, owned by the responder. */
+  facts?: unknown;
+  /** Compressed variants of `body`, by content coding. */
+  variants?: Map<string, Uint8Array>;
+  /**
+   * Complete responses made this second, by slot (the writer decides the
+   * slots); reused until the Date header changes.
+   */
+  ready?: (ReadyResponse | undefined)[];
+  /** Bytes counted against the budget for this entry. */
+  cost: number;
+  /** The second it was last moved to the young end of the order. */
+  touched: number;
+}
+
 /**
- * Most paths remembered as verified (or with their sidecars) before the
- * memory starts over.
+ * Estimated bytes of an entry besides the byte arrays it holds: the entry,
+ * its stamp and facts objects, the map slot, the key string (added per
+ * character), and each byte array's own object. Checked by the RSS test of
+ * tests/adversarial/memory_test.ts.
  */
-const MAX_VERIFIED = 4096;
+export const ENTRY_OVERHEAD_BYTES = 1024;
+const ARRAY_OVERHEAD_BYTES = 256;
+
+/** Most paths whose sidecar files are remembered (a few hundred KiB). */
+const MAX_SIDECAR_MEMOS = 4096;
+
+/** Default bound on the number of entries. */
+export const DEFAULT_MAX_ENTRIES = 65_536;
 
 /** Sidecar codings found beside a file, and when they were looked for. */
 export interface SidecarsSeen {
@@ -69,32 +117,23 @@ export interface SidecarsSeen {
   checkedAt: number;
 }
 
-/** A cached file: its stamp, its bytes and facts derived from them once. */
-export interface CachedFile {
-  stamp: FileStamp;
-  body: Uint8Array;
-  /** Facts derived from the path and stamp, owned by the responder. */
-  facts?: unknown;
-  /**
-   * Complete responses made this second, by kind of request (the responder
-   * decides the index); reused until the Date header changes.
-   */
-  ready?: { second: number; bytes: Uint8Array }[];
-}
-
 /**
- * A byte-bounded map from file path to contents, least recently used out
- * first. Only files up to `maxFileBytes` are kept.
+ * A byte-bounded, entry-bounded map from path to what pws knows of the
+ * file there. Files up to `maxFileBytes` keep their contents; larger ones
+ * only their facts.
  */
 export class FileCache {
   #entries = new Map<string, CachedFile>();
-  #verified = new Map<string, { stamp: FileStamp; facts?: unknown }>();
   #sidecars = new Map<string, SidecarsSeen>();
   #bytes = 0;
 
-  constructor(readonly maxBytes: number, readonly maxFileBytes: number) {}
+  constructor(
+    readonly maxBytes: number,
+    readonly maxFileBytes: number,
+    readonly maxEntries: number = DEFAULT_MAX_ENTRIES,
+  ) {}
 
-  /** Total bytes of file contents held. */
+  /** Bytes counted for all entries (contents, responses, overhead). */
   get bytes(): number {
     return this.#bytes;
   }
@@ -106,15 +145,19 @@ export class FileCache {
 
   /**
    * Returns the entry for `path` if it still matches `stamp`; drops a
-   * stale one. Recency is not refreshed on every hit (a Map delete and
-   * insert per request costs more than the eviction order gains).
+   * stale one. An entry used is moved to the young end at most once a
+   * second (a Map delete and insert per request would cost more than the
+   * eviction order gains).
    */
   get(path: string, stamp: FileStamp): CachedFile | undefined {
     const entry = this.#entries.get(path);
     if (entry === undefined) return undefined;
-    if (sameStamp(entry.stamp, stamp)) return entry;
-    this.#delete(path, entry);
-    return undefined;
+    if (!sameStamp(entry.stamp, stamp)) {
+      this.#delete(entry);
+      return undefined;
+    }
+    this.#touch(entry);
+    return entry;
   }
 
   /**
@@ -128,59 +171,59 @@ export class FileCache {
       : undefined;
   }
 
-  /** True when a file of this size is worth caching. */
+  /** True when a file of this size may keep its contents here. */
   accepts(size: number): boolean {
     return size <= this.maxFileBytes && size <= this.maxBytes;
   }
 
-  /** Stores contents read with `stamp`, evicting old entries to fit. */
-  set(path: string, stamp: FileStamp, body: Uint8Array): CachedFile {
-    const entry: CachedFile = { stamp, body };
-    if (!this.accepts(body.length) || !isSettled(stamp)) return entry;
+  /**
+   * Remembers a verified file: its contents when given (and accepted), or
+   * only its stamp (for facts). Unsettled files are not remembered; the
+   * returned entry then stands alone. Evicts old entries to fit.
+   */
+  set(
+    path: string,
+    stamp: FileStamp,
+    body: Uint8Array | undefined,
+  ): CachedFile {
+    const kept = body !== undefined && this.accepts(body.length)
+      ? body
+      : undefined;
+    const entry: CachedFile = {
+      path,
+      stamp,
+      body: kept,
+      cost: ENTRY_OVERHEAD_BYTES + 2 * path.length + arrayCost(kept),
+      touched: currentSecond(),
+    };
+    if (!isSettled(stamp) || entry.cost > this.maxBytes) return entry;
     const old = this.#entries.get(path);
-    if (old !== undefined) this.#delete(path, old);
+    if (old !== undefined) this.#delete(old);
     this.#entries.set(path, entry);
-    this.#bytes += body.length;
-    for (const [key, value] of this.#entries) {
-      if (this.#bytes <= this.maxBytes) break;
-      this.#delete(key, value);
-    }
+    this.#bytes += entry.cost;
+    this.#evict();
     return entry;
   }
 
   /**
-   * Remembers that `path` with this stamp passed the containment checks,
-   * for files too large to cache, so a repeated request skips realpath.
+   * Keeps a complete response on an entry, counted against the budget.
+   * Ignored for an entry no longer held (replaced or evicted).
    */
-  markVerified(path: string, stamp: FileStamp): void {
-    if (this.#verified.size >= MAX_VERIFIED) this.#verified.clear();
-    this.#verified.set(path, { stamp });
+  setReady(entry: CachedFile, slot: number, ready: ReadyResponse): void {
+    if (this.#entries.get(entry.path) !== entry) return;
+    entry.ready ??= [];
+    const old = entry.ready[slot];
+    entry.ready[slot] = ready;
+    this.#grow(entry, arrayCost(ready.bytes) - arrayCost(old?.bytes));
   }
 
-  /** True when `path` is cached or was verified with exactly this stamp. */
-  isVerified(path: string, stamp: FileStamp): boolean {
-    const known = this.#verified.get(path);
-    return known !== undefined && sameStamp(known.stamp, stamp);
-  }
-
-  /**
-   * Facts the responder derived for a verified file that is not cached
-   * (the counterpart of {@linkcode CachedFile.facts}), while the stamp
-   * still matches.
-   */
-  factsOf(path: string, stamp: FileStamp): unknown {
-    const known = this.#verified.get(path);
-    return known !== undefined && sameStamp(known.stamp, stamp)
-      ? known.facts
-      : undefined;
-  }
-
-  /** Keeps facts for a verified, uncached file with this stamp. */
-  rememberFacts(path: string, stamp: FileStamp, facts: unknown): void {
-    const known = this.#verified.get(path);
-    if (known !== undefined && sameStamp(known.stamp, stamp)) {
-      known.facts = facts;
-    }
+  /** Keeps a compressed variant of an entry's contents. */
+  setVariant(entry: CachedFile, coding: string, bytes: Uint8Array): void {
+    if (this.#entries.get(entry.path) !== entry) return;
+    entry.variants ??= new Map();
+    const old = entry.variants.get(coding);
+    entry.variants.set(coding, bytes);
+    this.#grow(entry, arrayCost(bytes) - arrayCost(old));
   }
 
   /**
@@ -191,14 +234,48 @@ export class FileCache {
     return this.#sidecars.get(path);
   }
 
-  /** Remembers the sidecars found beside `path`. */
+  /** Remembers the sidecars found beside `path` (a bounded memo). */
   rememberSidecars(path: string, seen: SidecarsSeen): void {
-    if (this.#sidecars.size >= MAX_VERIFIED) this.#sidecars.clear();
+    if (this.#sidecars.size >= MAX_SIDECAR_MEMOS) this.#sidecars.clear();
     this.#sidecars.set(path, seen);
   }
 
-  #delete(path: string, entry: CachedFile): void {
-    this.#entries.delete(path);
-    this.#bytes -= entry.body.length;
+  #grow(entry: CachedFile, delta: number): void {
+    entry.cost += delta;
+    this.#bytes += delta;
+    this.#evict();
   }
+
+  #touch(entry: CachedFile): void {
+    const second = currentSecond();
+    if (entry.touched === second) return;
+    entry.touched = second;
+    this.#entries.delete(entry.path);
+    this.#entries.set(entry.path, entry);
+  }
+
+  #evict(): void {
+    for (const entry of this.#entries.values()) {
+      if (
+        this.#bytes <= this.maxBytes && this.#entries.size <= this.maxEntries
+      ) {
+        break;
+      }
+      this.#delete(entry);
+    }
+  }
+
+  #delete(entry: CachedFile): void {
+    this.#entries.delete(entry.path);
+    this.#bytes -= entry.cost;
+  }
+}
+
+/** What holding a byte array costs (nothing for none). */
+function arrayCost(bytes: Uint8Array | undefined): number {
+  return bytes === undefined ? 0 : ARRAY_OVERHEAD_BYTES + bytes.length;
+}
+
+function currentSecond(): number {
+  return Math.floor(Date.now() / 1000);
 }

@@ -1,14 +1,15 @@
 /**
- * Tests of the pool of open files: lending rules (fresh stat must match,
- * settled files only, one borrower at a time), bounds, and over sockets
- * that ranges of a large file stay exact while the file changes under a
- * pooled handle.
+ * Tests of the pool of open files: sharing rules (a fresh stat must match,
+ * settled files only, shared by concurrent readers, closed by the last
+ * one once stale), bounds, and over sockets that ranges of a large file
+ * stay exact while the file changes under a pooled descriptor.
  */
 
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { FileHandlePool, IDLE_HANDLE_MS } from "./handles.ts";
-import { stampOf } from "./cache.ts";
+import { type OpenFile, openVerified, readFullyAt } from "./open.ts";
 import {
   makeSettledDir,
   parseResponses,
@@ -16,23 +17,27 @@ import {
   withServer,
 } from "../tests/helpers.ts";
 
-function isClosed(file: Deno.FsFile): boolean {
+function isClosed(file: OpenFile): boolean {
   try {
-    file.statSync();
+    fs.fstatSync(file.fd);
     return false;
-  } catch (err) {
-    return err instanceof Deno.errors.BadResource;
+  } catch {
+    return true;
   }
 }
 
-function openWithStamp(path: string) {
-  const file = Deno.openSync(path);
-  return { file, stamp: stampOf(file.statSync()) };
+function open(dir: string, name: string): OpenFile {
+  const opened = openVerified(`${dir}/${name}`, {
+    rootReal: Deno.realPathSync(dir),
+    dotfiles: "ignore",
+  });
+  if (typeof opened === "number") throw new Error(`cannot open ${name}`);
+  return opened;
 }
 
 const encoder = new TextEncoder();
 
-Deno.test("FileHandlePool lends handles only while the file is unchanged", async (t) => {
+Deno.test("FileHandlePool shares descriptors only while the file is unchanged", async (t) => {
   const dir = await makeSettledDir("pws_handles_", {
     "a.txt": encoder.encode("0123456789"),
     "b.txt": encoder.encode("bbbb"),
@@ -40,90 +45,105 @@ Deno.test("FileHandlePool lends handles only while the file is unchanged", async
   });
   const a = `${dir}/a.txt`;
   try {
-    await t.step("a handle given back is lent again, rewound", () => {
-      const pool = new FileHandlePool();
-      const { file, stamp } = openWithStamp(a);
-      file.readSync(new Uint8Array(4)); // move the position
-      pool.give(a, stamp, file);
-      assert.equal(pool.size, 1);
-      const lent = pool.take(a, Deno.statSync(a));
-      assert.ok(lent !== undefined);
-      assert.equal(lent.file, file);
-      assert.equal(pool.size, 0, "lent out, not shared");
-      assert.equal(pool.take(a, Deno.statSync(a)), undefined);
-      const first = new Uint8Array(2);
-      lent.file.readSync(first);
-      assert.deepEqual([...first], [48, 49]); // "01": back at the start
-      lent.file.close();
-    });
+    await t.step(
+      "a file given back is handed out again, to several readers",
+      () => {
+        const pool = new FileHandlePool();
+        const file = open(dir, "a.txt");
+        pool.give(a, file);
+        assert.equal(pool.size, 1);
+        const first = pool.take(a, Deno.statSync(a));
+        const second = pool.take(a, Deno.statSync(a));
+        assert.equal(first, file);
+        assert.equal(second, file, "shared: positional reads need no lock");
+        const bytes = new Uint8Array(2);
+        readFullyAt(file.fd, bytes, 3);
+        assert.deepEqual([...bytes], [51, 52]); // "34"
+        pool.give(a, file);
+        pool.give(a, file);
+        assert.equal(pool.size, 1);
+        pool.closeAll();
+        assert.ok(isClosed(file));
+      },
+    );
 
-    await t.step("a changed file's handles are closed, not lent", async () => {
-      const pool = new FileHandlePool();
-      const { file, stamp } = openWithStamp(a);
-      pool.give(a, stamp, file);
-      await Deno.writeFile(a, encoder.encode("9876543210"));
-      assert.equal(pool.take(a, Deno.statSync(a)), undefined);
-      assert.equal(pool.size, 0);
-      assert.ok(isClosed(file));
-    });
+    await t.step(
+      "a changed file is not handed out; its last reader closes it",
+      async () => {
+        const pool = new FileHandlePool();
+        const file = open(dir, "a.txt");
+        pool.give(a, file);
+        const reader = pool.take(a, Deno.statSync(a));
+        assert.equal(reader, file);
+        await Deno.writeFile(a, encoder.encode("9876543210"));
+        assert.equal(pool.take(a, Deno.statSync(a)), undefined);
+        assert.ok(!isClosed(file), "still being read");
+        pool.give(a, file);
+        assert.equal(pool.size, 0);
+        assert.ok(isClosed(file));
+      },
+    );
 
     await t.step("unsettled files are not kept", () => {
       const pool = new FileHandlePool();
       // a.txt was just rewritten: its ctime is this second.
-      const { file, stamp } = openWithStamp(a);
-      pool.give(a, stamp, file);
+      const file = open(dir, "a.txt");
+      pool.give(a, file);
       assert.equal(pool.size, 0);
       assert.ok(isClosed(file));
     });
 
-    await t.step("bounded: handles beyond the limit are closed", () => {
+    await t.step("bounded: files beyond the limit are closed", () => {
       const pool = new FileHandlePool(2);
-      const opened = [
-        openWithStamp(`${dir}/b.txt`),
-        openWithStamp(`${dir}/b.txt`),
-        openWithStamp(`${dir}/c.txt`),
+      const files = [
+        open(dir, "b.txt"),
+        open(dir, "c.txt"),
+        open(dir, "b.txt"),
       ];
-      pool.give(`${dir}/b.txt`, opened[0].stamp, opened[0].file);
-      pool.give(`${dir}/b.txt`, opened[1].stamp, opened[1].file);
-      pool.give(`${dir}/c.txt`, opened[2].stamp, opened[2].file);
+      pool.give(`${dir}/b.txt`, files[0]);
+      pool.give(`${dir}/c.txt`, files[1]);
+      pool.give(`${dir}/b.txt`, files[2]);
       assert.equal(pool.size, 2);
-      assert.ok(isClosed(opened[2].file));
-      assert.ok(!isClosed(opened[0].file));
+      assert.ok(isClosed(files[2]));
       pool.closeAll();
       assert.equal(pool.size, 0);
-      assert.ok(isClosed(opened[0].file) && isClosed(opened[1].file));
+      assert.ok(isClosed(files[0]) && isClosed(files[1]));
     });
 
-    await t.step("handles unused for a while are closed", () => {
-      const pool = new FileHandlePool();
-      const b = openWithStamp(`${dir}/b.txt`);
-      const c = openWithStamp(`${dir}/c.txt`);
-      const t0 = Date.now();
-      pool.give(`${dir}/b.txt`, b.stamp, b.file, t0);
-      pool.give(`${dir}/c.txt`, c.stamp, c.file, t0 + 5000);
-      pool.closeUnused(t0 + IDLE_HANDLE_MS - 1);
-      assert.equal(pool.size, 2);
-      pool.closeUnused(t0 + IDLE_HANDLE_MS);
-      assert.equal(pool.size, 1);
-      assert.ok(isClosed(b.file) && !isClosed(c.file));
-      pool.closeUnused(t0 + 5000 + IDLE_HANDLE_MS);
-      assert.equal(pool.size, 0);
-      assert.ok(isClosed(c.file));
-    });
+    await t.step(
+      "files unused for a while are closed, never while read",
+      () => {
+        const pool = new FileHandlePool();
+        const b = open(dir, "b.txt");
+        const c = open(dir, "c.txt");
+        const t0 = Date.now();
+        pool.give(`${dir}/b.txt`, b, t0);
+        pool.give(`${dir}/c.txt`, c, t0 + 5000);
+        pool.closeUnused(t0 + IDLE_HANDLE_MS - 1);
+        assert.equal(pool.size, 2);
+        pool.closeUnused(t0 + IDLE_HANDLE_MS);
+        assert.equal(pool.size, 1);
+        assert.ok(isClosed(b) && !isClosed(c));
+        pool.take(`${dir}/c.txt`, Deno.statSync(`${dir}/c.txt`));
+        pool.closeUnused(t0 + 5000 + 10 * IDLE_HANDLE_MS);
+        assert.ok(!isClosed(c), "in use");
+        pool.give(`${dir}/c.txt`, c, t0 + 5000);
+        pool.closeUnused(t0 + 5000 + 10 * IDLE_HANDLE_MS);
+        assert.equal(pool.size, 0);
+        assert.ok(isClosed(c));
+      },
+    );
 
-    await t.step("a handle of another version replaces the old ones", () => {
+    await t.step("a newer open file of a path replaces the pooled one", () => {
       const pool = new FileHandlePool();
-      const old = openWithStamp(`${dir}/b.txt`);
-      pool.give(`${dir}/b.txt`, old.stamp, old.file);
-      const other = openWithStamp(`${dir}/b.txt`);
-      const newer = {
-        ...other.stamp,
-        mtimeMs: (other.stamp.mtimeMs ?? 0) - 5000,
-      };
-      pool.give(`${dir}/b.txt`, newer, other.file);
+      const old = open(dir, "b.txt");
+      pool.give(`${dir}/b.txt`, old);
+      const other = open(dir, "b.txt");
+      pool.give(`${dir}/b.txt`, other);
       assert.equal(pool.size, 1);
-      assert.ok(isClosed(old.file));
+      assert.ok(isClosed(old));
       pool.closeAll();
+      assert.ok(isClosed(other));
     });
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -24,6 +24,8 @@ export interface ListingHtmlOptions {
    * for every directory except the root "/".
    */
   showParent?: boolean;
+  /** Entries left out of a very large directory (said in a last row). */
+  omitted?: number;
 }
 
 // A fixed locale keeps the order identical on every host; "base" sensitivity
@@ -216,6 +218,11 @@ export function renderListingHtml(
   for (const entry of listable) rows.push(renderEntryRow(entry));
   if (listable.length === 0) {
     rows.push('<tr><td colspan="3">This directory is empty.</td></tr>');
+  }
+  if (options.omitted) {
+    rows.push(
+      `<tr><td colspan="3">${options.omitted} more entries not shown.</td></tr>`,
+    );
   }
   return `<!DOCTYPE html>
 <html lang="en">

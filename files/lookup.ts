@@ -1,9 +1,11 @@
 /**
- * Finding the file for a resolved request path: the one place that asks
- * the file system what a path is, and that enforces containment by real
- * path (so a symlink cannot lead outside the root).
+ * Finding what serves a resolved request path: the one place that asks the
+ * file system what a path is (a file, a directory, nothing). It decides
+ * nothing about safety on its own: files are verified when they are
+ * opened (open.ts), on what was opened; a directory is opened and verified
+ * before a redirect confirms that it exists.
  *
- * Calls are synchronous on purpose: a stat or realpath on a local disk takes
+ * Calls are synchronous on purpose: a stat on a local disk takes
  * microseconds, while every async file call is a round trip through Deno's
  * thread pool that costs more than the call itself.
  *
@@ -13,6 +15,16 @@
 import { join, sep } from "node:path";
 import { buildPath, hasDotSegment, type ResolvedTarget } from "./target.ts";
 import { type CachedFile, type FileCache, stampOf } from "./cache.ts";
+import {
+  closeQuietly,
+  type DotfilesPolicy,
+  openVerified,
+  openVerifiedDirectory,
+  type ServePolicy,
+  statusForFsError,
+} from "./open.ts";
+
+export type { DotfilesPolicy } from "./open.ts";
 
 /** The outcome of {@linkcode lookupFile}. */
 export type LookupResult =
@@ -31,9 +43,6 @@ export type LookupResult =
   | { kind: "directory"; path: string }
   | { kind: "redirect"; location: string }
   | { kind: "error"; status: 403 | 404 | 500; cause?: unknown };
-
-/** What to do with dotfiles and dot-directories. */
-export type DotfilesPolicy = "allow" | "deny" | "ignore";
 
 /** How paths map to files, set by the command line. */
 export interface LookupOptions {
@@ -55,38 +64,6 @@ export const DEFAULT_LOOKUP_OPTIONS: LookupOptions = {
   dirListing: false,
 };
 
-/**
- * Maps a file-system error to the status a client sees: missing, "not a
- * directory" (a path through a file), too long or a symlink loop → 404;
- * permission → 403; anything else → 500. The status text is fixed, so
- * nothing about the file system leaks.
- */
-export function statusForFsError(err: unknown): 403 | 404 | 500 {
-  if (
-    err instanceof Deno.errors.NotFound ||
-    err instanceof Deno.errors.NotADirectory ||
-    err instanceof Deno.errors.FilesystemLoop ||
-    err instanceof Deno.errors.InvalidData
-  ) {
-    return 404;
-  }
-  if (err instanceof Deno.errors.PermissionDenied) return 403;
-  const code = (err as { code?: string })?.code;
-  if (code === "ENAMETOOLONG" || code === "ENOTDIR" || code === "ELOOP") {
-    return 404;
-  }
-  if (code === "EACCES" || code === "EPERM") return 403;
-  return 500;
-}
-
-/** True when `realPath` is the root itself or inside it. */
-export function isInsideRoot(rootReal: string, realPath: string): boolean {
-  return realPath === rootReal ||
-    (realPath.startsWith(rootReal) &&
-      realPath.charCodeAt(rootReal.length) === sep.charCodeAt(0)) ||
-    rootReal === sep;
-}
-
 function dotfileStatus(policy: DotfilesPolicy): 403 | 404 {
   return policy === "deny" ? 403 : 404;
 }
@@ -95,19 +72,21 @@ function withQuery(path: string, query: string): string {
   return query === "" ? path : path + "?" + query;
 }
 
-function isRegularFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
+/** True when `path` opens as a file the policy lets pws serve. */
+function isServableFile(path: string, policy: ServePolicy): boolean {
+  const opened = openVerified(path, policy);
+  if (typeof opened === "number") return false;
+  closeQuietly(opened.fd);
+  return true;
 }
 
 /**
  * Looks up what serves `target` under `rootReal` (the root's real path).
  * Directories redirect to their slash form, then serve `index.html` (or a
- * listing when enabled). Dotfiles follow the policy; non-regular files and
- * anything whose real path leaves the root are not found.
+ * listing when enabled). Dot segments in the request follow the dotfile
+ * policy here; whether a file found may really be served is decided when
+ * it is opened (open.ts), and a cache hit stands for a file the cache
+ * opened and verified itself.
  */
 export function lookupFile(
   rootReal: string,
@@ -115,6 +94,7 @@ export function lookupFile(
   options: LookupOptions = DEFAULT_LOOKUP_OPTIONS,
   cache?: FileCache,
 ): LookupResult {
+  const policy: ServePolicy = { rootReal, dotfiles: options.dotfiles };
   const { segments } = target;
   if (options.dotfiles !== "allow" && hasDotSegment(segments)) {
     return { kind: "error", status: dotfileStatus(options.dotfiles) };
@@ -126,7 +106,7 @@ export function lookupFile(
   const last = segments.length === 0 ? "" : segments[segments.length - 1];
   if (
     options.cleanUrls && !target.trailingSlash && last.endsWith(".html") &&
-    isRegularFile(path)
+    isServableFile(path, policy)
   ) {
     // Canonical clean form: /about.html → /about, /docs/index.html → /docs/
     const clean = last === INDEX_FILE
@@ -151,11 +131,14 @@ export function lookupFile(
       info = Deno.statSync(path);
     }
     if (info.isDirectory) {
-      // A directory reached through a link that leaves the root must not
-      // even be confirmed by a redirect.
-      const dirStatus = containmentStatus(rootReal, path, options.dotfiles);
-      if (dirStatus !== undefined) return { kind: "error", status: dirStatus };
       if (!target.trailingSlash) {
+        // A directory reached through a link that leaves the root must not
+        // even be confirmed by a redirect: open it and check where it is.
+        const opened = openVerifiedDirectory(path, policy);
+        if (typeof opened === "number") {
+          return { kind: "error", status: opened };
+        }
+        closeQuietly(opened.fd);
         return {
           kind: "redirect",
           location: withQuery(buildPath(segments, true), target.query),
@@ -176,59 +159,11 @@ export function lookupFile(
       return { kind: "error", status: 404 };
     }
     if (!info.isFile) return { kind: "error", status: 404 };
-    // A cached file was checked when it was cached, and `stat` (which
-    // follows links) still finds exactly those contents at this path.
-    const stamp = stampOf(info);
-    const entry = cache?.get(path, stamp);
-    if (entry === undefined && !cache?.isVerified(path, stamp)) {
-      const status = containmentStatus(rootReal, path, options.dotfiles);
-      if (status !== undefined) return { kind: "error", status };
-      cache?.markVerified(path, stamp);
-    }
+    // A cached file was opened and verified when it was cached, and `stat`
+    // (which follows links) still finds exactly that inode, unchanged.
+    const entry = cache?.get(path, stampOf(info));
     return { kind: "file", path, info, entry, direct };
   } catch (err) {
     return { kind: "error", status: statusForFsError(err), cause: err };
   }
-}
-
-/**
- * Checks that the real path of `path` stays under the root, and applies
- * the dotfile policy to it once symlinks are resolved. Returns the status
- * to refuse with, or undefined when the path may be served.
- */
-function containmentStatus(
-  rootReal: string,
-  path: string,
-  dotfiles: DotfilesPolicy,
-): 403 | 404 | undefined {
-  const real = Deno.realPathSync(path);
-  if (!isInsideRoot(rootReal, real)) return 404;
-  return isHiddenBelow(rootReal, real, dotfiles)
-    ? dotfileStatus(dotfiles)
-    : undefined;
-}
-
-/** True when the policy hides a real path that runs through a dot name. */
-function isHiddenBelow(
-  rootReal: string,
-  real: string,
-  dotfiles: DotfilesPolicy,
-): boolean {
-  if (dotfiles === "allow") return false;
-  return real.slice(rootReal.length).split(sep).some((s) =>
-    s.charCodeAt(0) === 46
-  );
-}
-
-/**
- * True when a real path may be served: inside the root and not hidden by
- * the dotfile policy (used to keep unservable links out of listings).
- */
-export function isServable(
-  rootReal: string,
-  real: string,
-  dotfiles: DotfilesPolicy,
-): boolean {
-  return isInsideRoot(rootReal, real) &&
-    !isHiddenBelow(rootReal, real, dotfiles);
 }

@@ -14,9 +14,7 @@ import {
   serializeResponseHead,
 } from "../http/response.ts";
 import { builtInErrorPage } from "../files/error_page.ts";
-import type { CompressedCache } from "../files/compress.ts";
-import type { FileCache } from "../files/cache.ts";
-import type { FileHandlePool } from "../files/handles.ts";
+import type { ResponderContext } from "../response/reply.ts";
 import type { AccessLog } from "../server/log.ts";
 import type { ReplayCache } from "./replay.ts";
 
@@ -89,19 +87,12 @@ export class ConnectionClosed extends Error {}
 export type Phase = "idle" | "head" | "write";
 
 /** Everything the connections of one server share. */
-export interface ServerContext {
-  config: ServerConfig;
+export interface ServerContext extends ResponderContext {
   registry: ConnectionRegistry;
-  /** Small files held in memory. */
-  fileCache: FileCache;
-  /** Compressed variants of small files. */
-  compressedCache: CompressedCache;
   /** The access log, when enabled. */
   accessLog?: AccessLog;
   /** Heads answered from ready responses, to answer again. */
   replay: ReplayCache;
-  /** Open files of large files, lent between requests. */
-  handles: FileHandlePool;
 }
 
 /** A request as seen by the responders. */
@@ -210,11 +201,12 @@ export class Connection {
   }
 
   /**
-   * Called after each response: a large buffer goes back at once, so that
-   * idle keep-alive connections do not hold the few there are.
+   * Called after each response: the stream buffer goes back to its pool at
+   * once, so that an idle keep-alive connection holds only its read
+   * buffer (and the few large buffers serve whoever streams next).
    */
-  releaseLargeStreamBuffer(): void {
-    if (this.#streamBuffer?.length === LARGE_STREAM_BUFFER_BYTES) {
+  releaseStreamBuffer(): void {
+    if (this.#streamBuffer !== undefined) {
       giveStreamBuffer(this.#streamBuffer);
       this.#streamBuffer = undefined;
     }

@@ -33,7 +33,7 @@ Deno.test("stream buffers: small for what fits, large for streams, bounded", () 
   assert.equal(Connection.largeStreamBuffersInUse, base + 1);
   // Smaller needs keep using the large buffer until the response ends.
   assert.equal(c.streamBufferFor(10).length, LARGE_STREAM_BUFFER_BYTES);
-  c.releaseLargeStreamBuffer();
+  c.releaseStreamBuffer();
   assert.equal(Connection.largeStreamBuffersInUse, base);
 
   const others = Array.from(

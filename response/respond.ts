@@ -1,163 +1,140 @@
 /**
- * Writers for the responses that are not files: errors, redirects, empty
- * answers and small in-memory bodies. Each builds its head from the same
- * base fields, so every response carries Date, Server, and the connection
- * and CORS fields it needs.
+ * Replies that are not files: errors, redirects, empty answers and small
+ * bodies made in memory (listings). Each starts from the same base fields
+ * (CORS when enabled); the protocol writer adds Date, Server and framing.
  *
  * @module
  */
 
-import { SERVER_NAME } from "../server/config.ts";
-import type { Connection, Exchange } from "../http1/connection.ts";
-import { currentHttpDate, type ResponseHeaders } from "../http/response.ts";
-import { headerValue } from "../http/request.ts";
 import { ALLOW_HEADER_VALUE } from "../http/semantics.ts";
+import { headerValue, type RequestHead } from "../http/request.ts";
+import { chooseEncoding } from "../http/accept_encoding.ts";
 import { builtInErrorPage } from "../files/error_page.ts";
 import { compressBytes, MIN_COMPRESS_BYTES } from "../files/compress.ts";
-import { chooseEncoding } from "../http/accept_encoding.ts";
+import { stampOf } from "../files/cache.ts";
+import { closeQuietly, openVerified, readFullyAt } from "../files/open.ts";
+import {
+  baseFields,
+  type Reply,
+  type ResponderContext,
+  type ResponseHeaders,
+} from "./reply.ts";
 
 /** Media type of the HTML pages pws makes. */
 export const HTML_TYPE = "text/html; charset=utf-8";
-const NOT_FOUND_PAGE = "NotFound.html";
-const EMPTY = new Uint8Array(0);
-
-/** Response fields that let scripts on other origins read ranges and tags. */
-const CORS_EXPOSED = "ETag, Content-Range, Accept-Ranges, Content-Encoding";
-
-/**
- * The fields every response starts with: Date, Server, the connection's
- * fate, and CORS when enabled.
- */
-export function baseHeaders(
-  c: Connection,
-  ex: Exchange | undefined,
-): ResponseHeaders {
-  const headers: ResponseHeaders = [
-    ["Date", currentHttpDate()],
-    ["Server", SERVER_NAME],
-  ];
-  if (ex === undefined || !ex.keepAlive) headers.push(["Connection", "close"]);
-  else if (ex.head.versionMinor === 0) {
-    headers.push(["Connection", "keep-alive"]);
-  }
-  if (c.config.cors) {
-    headers.push(
-      ["Access-Control-Allow-Origin", "*"],
-      ["Access-Control-Expose-Headers", CORS_EXPOSED],
-    );
-  }
-  return headers;
-}
-
-/** Writes a head and, unless `headOnly`, a body, in one write. */
-export async function sendHeadAndBody(
-  c: Connection,
-  status: number,
-  headers: ResponseHeaders,
-  body: Uint8Array,
-  headOnly: boolean,
-): Promise<void> {
-  const head = c.encodeHead(status, headers);
-  if (headOnly || body.length === 0) return c.write(head);
-  const out = new Uint8Array(head.length + body.length);
-  out.set(head);
-  out.set(body, head.length);
-  await c.write(out);
-}
+/** The site's own page for 404, at the root. */
+export const NOT_FOUND_PAGE = "NotFound.html";
+/** Largest NotFound.html used; a larger one gets the built-in page. */
+const MAX_NOT_FOUND_BYTES = 1024 * 1024;
 
 /**
- * Sends an error status with its HTML page (the site's NotFound.html for
- * 404). Error responses never carry a file's validators. `ex` is undefined
- * when the request could not be parsed: the connection then closes.
+ * An error status with its HTML page (the site's NotFound.html for 404).
+ * Error replies never carry a file's validators.
  */
-export async function sendError(
-  c: Connection,
+export function errorReply(
+  ctx: ResponderContext,
   status: number,
-  ex: Exchange | undefined,
   extra: ResponseHeaders = [],
-): Promise<void> {
-  const body = status === 404
-    ? notFoundPage(c.config.rootReal)
-    : builtInErrorPage(status);
-  const headers = baseHeaders(c, ex);
-  headers.push(
-    ["Content-Type", HTML_TYPE],
-    ["Content-Length", String(body.length)],
-    ...extra,
-  );
-  if (status === 405) headers.push(["Allow", ALLOW_HEADER_VALUE]);
-  await sendHeadAndBody(c, status, headers, body, ex?.headOnly ?? false);
+): Reply {
+  const body = status === 404 ? notFoundPage(ctx) : builtInErrorPage(status);
+  const fields = baseFields(ctx.config);
+  fields.push(["Content-Type", HTML_TYPE], ...extra);
+  if (status === 405) fields.push(["Allow", ALLOW_HEADER_VALUE]);
+  return { status, fields, content: { kind: "bytes", bytes: body } };
 }
 
-/** The root's NotFound.html when it is a readable small file. */
-function notFoundPage(rootReal: string): Uint8Array {
+/**
+ * The root's NotFound.html when it opens as a small regular file inside
+ * the root (verified like any served file, and cached like one), else
+ * the built-in page.
+ */
+function notFoundPage(ctx: ResponderContext): Uint8Array {
+  const { rootReal, lookup } = ctx.config;
+  const path = rootReal + "/" + NOT_FOUND_PAGE;
+  let info: Deno.FileInfo;
   try {
-    const path = rootReal + "/" + NOT_FOUND_PAGE;
-    const info = Deno.statSync(path);
-    if (info.isFile && info.size <= 1024 * 1024) return Deno.readFileSync(path);
+    info = Deno.statSync(path);
   } catch {
-    // fall through to the built-in page
+    return builtInErrorPage(404);
   }
-  return builtInErrorPage(404);
+  if (!info.isFile || info.size > MAX_NOT_FOUND_BYTES) {
+    return builtInErrorPage(404);
+  }
+  const hit = ctx.fileCache.get(path, stampOf(info))?.body;
+  if (hit !== undefined) return hit;
+  const opened = openVerified(path, { rootReal, dotfiles: lookup.dotfiles });
+  if (typeof opened === "number") return builtInErrorPage(404);
+  try {
+    const size = opened.stamp.size;
+    if (size > MAX_NOT_FOUND_BYTES) return builtInErrorPage(404);
+    const bytes = new Uint8Array(size);
+    if (readFullyAt(opened.fd, bytes, 0) !== size) {
+      return builtInErrorPage(404);
+    }
+    ctx.fileCache.set(path, opened.stamp, bytes);
+    return bytes;
+  } catch {
+    return builtInErrorPage(404);
+  } finally {
+    closeQuietly(opened.fd);
+  }
 }
 
-/** Sends a status with no content (OPTIONS answers, preflights). */
-export async function sendEmpty(
-  c: Connection,
-  ex: Exchange,
+/** A status with no content (OPTIONS answers, preflights). */
+export function emptyReply(
+  ctx: ResponderContext,
   status: number,
   extra: ResponseHeaders,
-): Promise<void> {
-  const headers = baseHeaders(c, ex);
-  headers.push(...extra);
+): Reply {
+  const fields = baseFields(ctx.config);
+  fields.push(...extra);
   // 204 must not carry Content-Length; other statuses say 0.
-  if (status !== 204) headers.push(["Content-Length", "0"]);
-  await sendHeadAndBody(c, status, headers, EMPTY, true);
+  return {
+    status,
+    fields,
+    content: status === 204
+      ? { kind: "none" }
+      : { kind: "bytes", bytes: new Uint8Array(0) },
+  };
 }
 
-/** Sends a 301 to a path on this server. */
-export async function sendRedirect(
-  c: Connection,
-  ex: Exchange,
-  location: string,
-): Promise<void> {
-  const body = builtInErrorPage(301);
-  const headers = baseHeaders(c, ex);
-  headers.push(
-    ["Location", location],
-    ["Content-Type", HTML_TYPE],
-    ["Content-Length", String(body.length)],
-  );
-  await sendHeadAndBody(c, 301, headers, body, ex.headOnly);
+/** A 301 to a path on this server. */
+export function redirectReply(ctx: ResponderContext, location: string): Reply {
+  const fields = baseFields(ctx.config);
+  fields.push(["Location", location], ["Content-Type", HTML_TYPE]);
+  return {
+    status: 301,
+    fields,
+    content: { kind: "bytes", bytes: builtInErrorPage(301) },
+  };
 }
 
 /**
- * Sends a body made in memory (a directory listing), compressed when the
+ * A body made in memory (a directory listing), compressed when the
  * client accepts it and it is worth it.
  */
-export async function sendGenerated(
-  c: Connection,
-  ex: Exchange,
+export async function generatedReply(
+  ctx: ResponderContext,
+  head: RequestHead,
   contentType: string,
   body: Uint8Array,
   extra: ResponseHeaders,
-): Promise<void> {
-  const headers = baseHeaders(c, ex);
-  headers.push(["Content-Type", contentType], ...extra);
+): Promise<Reply> {
+  const fields = baseFields(ctx.config);
+  fields.push(["Content-Type", contentType], ...extra);
   let bytes = body;
-  if (c.config.compression) {
-    headers.push(["Vary", "Accept, Accept-Encoding"]);
-    const accept = headerValue(ex.head, "accept-encoding");
+  if (ctx.config.compression) {
+    fields.push(["Vary", "Accept, Accept-Encoding"]);
+    const accept = headerValue(head, "accept-encoding");
     const coding = accept === undefined || body.length < MIN_COMPRESS_BYTES
       ? "identity"
       : chooseEncoding(accept, ["br", "gzip"]);
     if (coding !== null && coding !== "identity") {
       bytes = await compressBytes(body, coding);
-      headers.push(["Content-Encoding", coding]);
+      fields.push(["Content-Encoding", coding]);
     }
   } else {
-    headers.push(["Vary", "Accept"]);
+    fields.push(["Vary", "Accept"]);
   }
-  headers.push(["Content-Length", String(bytes.length)]);
-  await sendHeadAndBody(c, 200, headers, bytes, ex.headOnly);
+  return { status: 200, fields, content: { kind: "bytes", bytes } };
 }

@@ -47,9 +47,10 @@ export interface ServerConfig {
   lookup: LookupOptions;
   /** Negotiate gzip/brotli/zstd: sidecar files and on the fly. */
   compression: boolean;
-  /** Bytes of compressed variants kept in memory. */
-  compressionCacheBytes: number;
-  /** Bytes of small files kept in memory (0 turns the cache off). */
+  /**
+   * Bytes the file cache may hold: contents, compressed variants, ready
+   * responses and entry overhead (0 turns the cache off).
+   */
   fileCacheBytes: number;
   /** Largest file kept in the file cache. */
   fileCacheMaxFileBytes: number;
@@ -90,7 +91,6 @@ export function defaultConfig(rootReal: string): ServerConfig {
     shutdownGraceMs: 10_000,
     lookup: DEFAULT_LOOKUP_OPTIONS,
     compression: true,
-    compressionCacheBytes: 16 * 1024 * 1024,
     fileCacheBytes: 64 * 1024 * 1024,
     fileCacheMaxFileBytes: 1024 * 1024,
     spa: false,

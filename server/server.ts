@@ -14,7 +14,6 @@ import {
 } from "./config.ts";
 import { handleConnection } from "../handler.ts";
 import { ConnectionRegistry, type ServerContext } from "../http1/connection.ts";
-import { CompressedCache } from "../files/compress.ts";
 import { FileCache } from "../files/cache.ts";
 import { AccessLog } from "./log.ts";
 import { ReplayCache } from "../http1/replay.ts";
@@ -167,7 +166,6 @@ export function startServer(options: StartOptions): RunningServer {
       config.fileCacheBytes,
       config.fileCacheMaxFileBytes,
     ),
-    compressedCache: new CompressedCache(config.compressionCacheBytes),
     replay: new ReplayCache(config.replayEntries),
     handles: new FileHandlePool(),
     accessLog: config.logFormat === "off"

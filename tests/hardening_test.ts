@@ -14,7 +14,7 @@
  * @module
  */
 
-import { DEFAULT_MAX_IDLE_HANDLES } from "../files/handles.ts";
+import { DEFAULT_MAX_OPEN_HANDLES } from "../files/handles.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
@@ -949,7 +949,7 @@ Deno.test("500 downloads aborted at random points leak no descriptors and no mem
       20,
       () => abortedDownload(port, planAbort(warmRandom, SIZE)),
     );
-    // Once the file is settled, up to DEFAULT_MAX_IDLE_HANDLES descriptors
+    // Once the file is settled, up to DEFAULT_MAX_OPEN_HANDLES descriptors
     // on it stay open on purpose (files/handles.ts); every other one must
     // come back.
     await delay(300);
@@ -989,7 +989,7 @@ Deno.test("500 downloads aborted at random points leak no descriptors and no mem
     const settled = await waitUntil(
       () =>
         fdCount(pid) - fdsOpenOn(pid, bigReal) <= baseFds + 3 &&
-        fdsOpenOn(pid, bigReal) <= DEFAULT_MAX_IDLE_HANDLES,
+        fdsOpenOn(pid, bigReal) <= DEFAULT_MAX_OPEN_HANDLES,
       2500,
     );
     const settleMs = since(s0);

@@ -1,0 +1,216 @@
+/**
+ * Attack class: memory that grows past its bounds. Idle keep-alive
+ * connections must give their stream buffers back after each response,
+ * and the caches must count everything they hold (bodies, ready
+ * responses, compressed variants, entry overhead) against `--cache-size`.
+ * Each test measures the RSS of a pws process from outside.
+ */
+
+import assert from "node:assert/strict";
+import { readRssBytes, spawnServer } from "../helpers.ts";
+import { getHead, hammer } from "./race_helpers.ts";
+
+const MIB = 1024 * 1024;
+const encoder = new TextEncoder();
+
+/** RSS of `pid` in MiB, after the server has had a moment to settle. */
+async function settledRssMiB(pid: number): Promise<number> {
+  await new Promise((r) => setTimeout(r, 300));
+  return (readRssBytes(pid) ?? NaN) / MIB;
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    offset += await conn.write(bytes.subarray(offset));
+  }
+}
+
+/** Reads one response of `bodyBytes` body bytes (head included) or fails. */
+async function readResponse(conn: Deno.Conn, bodyBytes: number) {
+  const buf = new Uint8Array(128 * 1024);
+  let total = 0;
+  let headEnd = -1;
+  let text = "";
+  while (true) {
+    const n = await conn.read(buf);
+    if (n === null) throw new Error("closed early");
+    if (headEnd < 0) {
+      text += new TextDecoder("latin1").decode(buf.subarray(0, n));
+      headEnd = text.indexOf("\r\n\r\n");
+      if (headEnd >= 0) total = text.length - headEnd - 4;
+    } else {
+      total += n;
+    }
+    if (headEnd >= 0 && total >= bodyBytes) return;
+  }
+}
+
+Deno.test({
+  name: "memory: an idle keep-alive connection holds at most 48 KiB after " +
+    "a large response",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "pws-idle-" });
+    await Deno.writeFile(
+      `${root}/big.bin`,
+      new Uint8Array(4 * MIB).fill(0x61),
+    );
+    const server = await spawnServer([
+      "--root",
+      root,
+      "--quiet",
+      "--idle-timeout",
+      "120",
+      "0",
+    ]);
+    const conns: Deno.TcpConn[] = [];
+    const count = 2000;
+    try {
+      // Warm up the runtime with the same requests on a few connections.
+      await hammer(server.port, {
+        requests: [getHead("/big.bin", ["Range: bytes=0-65535"])],
+        total: 200,
+        check() {},
+      });
+      const before = await settledRssMiB(server.pid);
+      const request = encoder.encode(
+        getHead("/big.bin", ["Range: bytes=1000000-1065535"]),
+      );
+      for (let i = 0; i < count; i++) {
+        const conn = await Deno.connect({
+          hostname: "127.0.0.1",
+          port: server.port,
+        });
+        conns.push(conn);
+        await writeAll(conn, request);
+        await readResponse(conn, 65536);
+      }
+      const after = await settledRssMiB(server.pid);
+      const perConnKiB = (after - before) * 1024 / count;
+      console.log(
+        `idle connections: RSS ${before.toFixed(1)} → ${after.toFixed(1)} ` +
+          `MiB for ${count}: ${perConnKiB.toFixed(1)} KiB each`,
+      );
+      assert.ok(
+        perConnKiB <= 48,
+        `${perConnKiB.toFixed(1)} KiB per idle connection`,
+      );
+    } finally {
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // closed
+        }
+      }
+      await server.stop();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+/** Text that compresses to about half its size, never the same twice. */
+function noisyText(bytes: number, seed: number): Uint8Array {
+  const out = new Uint8Array(bytes);
+  let x = seed * 2654435761 >>> 0;
+  for (let i = 0; i < bytes; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    out[i] = 0x61 + ((x >>> 16) % 16);
+  }
+  return out;
+}
+
+/** The allowance for everything besides the cache (see README: Memory). */
+const CACHE_SLACK_MIB = 24;
+
+Deno.test({
+  name: "memory: --cache-size bounds the caches, ready responses, " +
+    "compressed variants and entries included",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const root = await Deno.makeTempDir({ prefix: "pws-cachebound-" });
+    await Deno.mkdir(`${root}/big`);
+    await Deno.mkdir(`${root}/empty`);
+    for (let i = 0; i < 400; i++) {
+      await Deno.writeFile(`${root}/big/f${i}.txt`, noisyText(64 * 1024, i));
+    }
+    for (let i = 0; i < 20_000; i++) {
+      await Deno.writeFile(`${root}/empty/e${i}.txt`, new Uint8Array(0));
+    }
+    // Files must be settled (ctime over a second old) to be cached.
+    await new Promise((r) => setTimeout(r, 2100));
+    const cacheMiB = 32;
+    const server = await spawnServer([
+      "--root",
+      root,
+      "--quiet",
+      "--cache-size",
+      String(cacheMiB),
+      "0",
+    ]);
+    try {
+      const before = await settledRssMiB(server.pid);
+      const kinds = (path: string) => [
+        getHead(path),
+        getHead(path, ["Accept-Encoding: gzip"]),
+        getHead(path, ["Accept-Encoding: br"]),
+        getHead(path, ["Connection: close"]),
+        `HEAD ${path} HTTP/1.1\r\nHost: t\r\n\r\n`,
+        `GET ${path} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n`,
+      ];
+      await t.step("400 files of 64 KiB, every kind of request", async () => {
+        const requests = [];
+        for (let i = 0; i < 400; i++) requests.push(...kinds(`/big/f${i}.txt`));
+        // Twice: the second pass reuses what the first one cached.
+        await hammer(server.port, {
+          requests,
+          total: requests.length * 2,
+          connections: 2,
+          batch: 6,
+          check(response) {
+            assert.equal(response.status, 200);
+          },
+        });
+        const after = await settledRssMiB(server.pid);
+        console.log(
+          `cache-filling load: RSS ${before.toFixed(1)} → ` +
+            `${after.toFixed(1)} MiB (--cache-size ${cacheMiB})`,
+        );
+        assert.ok(
+          after - before <= cacheMiB + CACHE_SLACK_MIB,
+          `RSS grew by ${(after - before).toFixed(1)} MiB`,
+        );
+      });
+      await t.step("20,000 empty files", async () => {
+        const requests = [];
+        for (let i = 0; i < 20_000; i++) {
+          requests.push(getHead(`/empty/e${i}.txt`));
+        }
+        await hammer(server.port, {
+          requests,
+          total: requests.length,
+          connections: 2,
+          batch: 32,
+          check(response) {
+            assert.equal(response.status, 200);
+          },
+        });
+        const after = await settledRssMiB(server.pid);
+        console.log(
+          `20,000 empty files: RSS ${before.toFixed(1)} → ` +
+            `${after.toFixed(1)} MiB`,
+        );
+        assert.ok(
+          after - before <= cacheMiB + CACHE_SLACK_MIB,
+          `RSS grew by ${(after - before).toFixed(1)} MiB`,
+        );
+      });
+    } finally {
+      await server.stop();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
