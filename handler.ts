@@ -255,7 +255,8 @@ async function discardBody(c: Connection, length: number): Promise<boolean> {
 
 /**
  * Consumes and drops a chunked body. Returns 0 when done, a status to
- * answer (400 malformed, 413 too large), or -1 when the peer went away.
+ * answer (400 malformed, 413 too large: every byte read counts, framing
+ * included), or -1 when the peer went away.
  */
 async function discardChunkedBody(c: Connection): Promise<number> {
   const decoder = new ChunkedDecoder();
@@ -263,7 +264,7 @@ async function discardChunkedBody(c: Connection): Promise<number> {
     const progress = decoder.feed(c.buffer, c.start, c.end);
     c.start += progress.consumed;
     if (progress.error !== undefined) return 400;
-    if (decoder.dataBytes > c.config.maxBodyBytes) return 413;
+    if (decoder.bytesRead > c.config.maxBodyBytes) return 413;
     if (progress.done) return 0;
     if (!await c.fill()) return -1;
   }

@@ -6,7 +6,13 @@
  * @module
  */
 
-import { headerValues, hexDigitValue, type RequestHead } from "./request.ts";
+import {
+  headerValues,
+  hexDigitValue,
+  isTchar,
+  type RequestHead,
+} from "./request.ts";
+import { asciiLower, isDigits, splitList, trimOws } from "./scan.ts";
 
 /** How the body of a request is delimited. */
 export type BodyFraming =
@@ -15,14 +21,16 @@ export type BodyFraming =
   | { kind: "chunked" }
   | { kind: "error"; status: 400 | 501; reason: string };
 
-const DIGITS = /^[0-9]+$/;
+/** Longest Content-Length accepted: keeps lengths exact as numbers. */
+const MAX_LENGTH_DIGITS = 15;
 
 /**
  * Decides the framing of a request body from its head. Any ambiguity that
  * could let two parsers disagree about where the body ends (both
  * Transfer-Encoding and Content-Length, differing lengths, a non-final
- * chunked coding) is an error: the caller answers it and closes, which
- * makes request smuggling impossible.
+ * chunked coding, a value that is only valid after stripping more than SP
+ * and HTAB) is an error: the caller answers it and closes, which makes
+ * request smuggling impossible.
  */
 export function bodyFraming(head: RequestHead): BodyFraming {
   const transferEncodings = headerValues(head, "transfer-encoding");
@@ -34,10 +42,10 @@ export function bodyFraming(head: RequestHead): BodyFraming {
     if (head.versionMinor === 0) {
       return error(400, "Transfer-Encoding in an HTTP/1.0 request");
     }
-    const codings = transferEncodings.join(",").split(",").map((c) =>
-      c.trim().toLowerCase()
-    );
-    if (codings.some((c) => c === "")) {
+    // Empty list elements do not count (RFC 9110 §5.6.1): ",chunked" is
+    // chunked. Only SP and HTAB are trimmed: "\xa0chunked" is no coding.
+    const codings = splitList(transferEncodings.join(",")).map(asciiLower);
+    if (codings.length === 0) {
       return error(400, "Malformed Transfer-Encoding");
     }
     if (codings[codings.length - 1] !== "chunked") {
@@ -52,9 +60,11 @@ export function bodyFraming(head: RequestHead): BodyFraming {
   if (contentLengths.length === 0) return { kind: "none" };
   let length: number | undefined;
   for (const field of contentLengths) {
+    // A list of identical values is tolerated (RFC 9110 §8.6); unlike other
+    // lists, an empty element here is an error.
     for (const part of field.split(",")) {
-      const text = part.trim();
-      if (!DIGITS.test(text) || text.length > 15) {
+      const text = trimOws(part);
+      if (!isDigits(text) || text.length > MAX_LENGTH_DIGITS) {
         return error(400, "Invalid Content-Length");
       }
       const n = Number(text);
@@ -85,7 +95,20 @@ export interface ChunkedProgress {
 
 const enum State {
   Size,
-  Extension,
+  /** BWS after the size or an extension: only more BWS or ";" may follow. */
+  ExtSemicolon,
+  /** After ";": BWS, then an extension name. */
+  ExtNameStart,
+  ExtName,
+  /** BWS after a name: "=", ";" may follow. */
+  ExtAfterName,
+  /** After "=": BWS, then a token or a quoted string. */
+  ExtValueStart,
+  ExtToken,
+  ExtQuoted,
+  /** After a backslash inside a quoted string. */
+  ExtQuotedPair,
+  ExtAfterQuoted,
   SizeLf,
   Data,
   DataCr,
@@ -96,15 +119,23 @@ const enum State {
   FinalLf,
 }
 
+const CR = 0x0d;
+const LF = 0x0a;
+const SEMICOLON = 0x3b;
+const EQUALS = 0x3d;
+const DQUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
 const MAX_SIZE_DIGITS = 15; // keeps sizes exact as JavaScript numbers
 const MAX_EXTENSION_BYTES = 4096;
 const MAX_TRAILER_BYTES = 8192;
 
 /**
  * An incremental decoder for `Transfer-Encoding: chunked` (RFC 9112 §7.1)
- * that only finds where the body ends and how many data bytes it holds;
- * the data itself is discarded. Line ends must be CRLF: chunked framing is
- * where smuggling hides, so nothing lenient is accepted here.
+ * that only finds where the body ends and how many bytes it holds; the
+ * data itself is discarded. Line ends must be CRLF and chunk extensions
+ * must follow the grammar exactly: chunked framing is where smuggling
+ * hides, so nothing lenient is accepted here.
  */
 export class ChunkedDecoder {
   #state = State.Size;
@@ -112,11 +143,23 @@ export class ChunkedDecoder {
   #remaining = 0;
   #extensionBytes = 0;
   #trailerBytes = 0;
-  /** Total data bytes seen so far, to enforce a body size limit. */
+  /** Data bytes seen so far (the body's content, without its framing). */
   dataBytes = 0;
+  /**
+   * Every byte consumed so far: data, sizes, extensions, CRLFs and
+   * trailers. The body size limit applies to this, so a body cannot be
+   * made of framing alone without bound.
+   */
+  bytesRead = 0;
 
   /** Consumes bytes `buf[start..end]`; see {@linkcode ChunkedProgress}. */
   feed(buf: Uint8Array, start: number, end: number): ChunkedProgress {
+    const progress = this.#decode(buf, start, end);
+    this.bytesRead += progress.consumed;
+    return progress;
+  }
+
+  #decode(buf: Uint8Array, start: number, end: number): ChunkedProgress {
     let i = start;
     while (i < end) {
       const c = buf[i];
@@ -129,34 +172,21 @@ export class ChunkedDecoder {
             }
             this.#remaining = this.#remaining * 16 + digit;
             i++;
-          } else if (this.#sizeDigits === 0) {
+            break;
+          }
+          if (this.#sizeDigits === 0) {
             return this.#fail(i - start, "Missing chunk size");
-          } else if (c === 0x3b /* ; */ || c === 0x20 || c === 0x09) {
-            this.#state = State.Extension;
-            this.#extensionBytes = 0;
-            i++;
-          } else if (c === 0x0d) {
-            this.#state = State.SizeLf;
-            i++;
-          } else {
-            return this.#fail(i - start, "Malformed chunk size");
           }
-          break;
-        }
-        case State.Extension:
-          // Extensions are ignored, but bounded and free of control bytes.
-          if (c === 0x0d) {
-            this.#state = State.SizeLf;
-          } else if (
-            (c < 0x20 && c !== 0x09) || c === 0x7f ||
-            ++this.#extensionBytes > MAX_EXTENSION_BYTES
-          ) {
-            return this.#fail(i - start, "Malformed chunk extension");
-          }
+          this.#extensionBytes = 0;
+          if (c === CR) this.#state = State.SizeLf;
+          else if (c === SEMICOLON) this.#state = State.ExtNameStart;
+          else if (isBws(c)) this.#state = State.ExtSemicolon;
+          else return this.#fail(i - start, "Malformed chunk size");
           i++;
           break;
+        }
         case State.SizeLf:
-          if (c !== 0x0a) return this.#fail(i - start, "Expected CRLF");
+          if (c !== LF) return this.#fail(i - start, "Expected CRLF");
           i++;
           this.#sizeDigits = 0;
           if (this.#remaining === 0) {
@@ -174,17 +204,17 @@ export class ChunkedDecoder {
           break;
         }
         case State.DataCr:
-          if (c !== 0x0d) return this.#fail(i - start, "Expected CRLF");
+          if (c !== CR) return this.#fail(i - start, "Expected CRLF");
           this.#state = State.DataLf;
           i++;
           break;
         case State.DataLf:
-          if (c !== 0x0a) return this.#fail(i - start, "Expected CRLF");
+          if (c !== LF) return this.#fail(i - start, "Expected CRLF");
           this.#state = State.Size;
           i++;
           break;
         case State.TrailerStart:
-          if (c === 0x0d) {
+          if (c === CR) {
             this.#state = State.FinalLf;
             i++;
           } else if (isTrailerByte(c)) {
@@ -198,14 +228,14 @@ export class ChunkedDecoder {
           if (++this.#trailerBytes > MAX_TRAILER_BYTES) {
             return this.#fail(i - start, "Trailer section too large");
           }
-          if (c === 0x0d) this.#state = State.TrailerLf;
+          if (c === CR) this.#state = State.TrailerLf;
           else if (!isTrailerByte(c)) {
             return this.#fail(i - start, "Malformed trailer");
           }
           i++;
           break;
         case State.TrailerLf:
-          if (c !== 0x0a) return this.#fail(i - start, "Expected CRLF");
+          if (c !== LF) return this.#fail(i - start, "Expected CRLF");
           if (++this.#trailerBytes > MAX_TRAILER_BYTES) {
             return this.#fail(i - start, "Trailer section too large");
           }
@@ -213,8 +243,19 @@ export class ChunkedDecoder {
           i++;
           break;
         case State.FinalLf:
-          if (c !== 0x0a) return this.#fail(i - start, "Expected CRLF");
+          if (c !== LF) return this.#fail(i - start, "Expected CRLF");
           return { consumed: i + 1 - start, done: true };
+        default: {
+          // Extensions are ignored, but must parse and stay bounded.
+          const next = ++this.#extensionBytes > MAX_EXTENSION_BYTES
+            ? undefined
+            : extensionStep(this.#state, c);
+          if (next === undefined) {
+            return this.#fail(i - start, "Malformed chunk extension");
+          }
+          this.#state = next;
+          i++;
+        }
       }
     }
     return { consumed: i - start, done: false };
@@ -223,6 +264,73 @@ export class ChunkedDecoder {
   #fail(consumed: number, error: string): ChunkedProgress {
     return { consumed, done: false, error };
   }
+}
+
+/** BWS is OWS: SP and HTAB only (RFC 9110 §5.6.3). */
+function isBws(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
+/**
+ * One byte of a chunk line after the size, by RFC 9112 §7.1.1:
+ *
+ *     chunk-ext     = *( BWS ";" BWS chunk-ext-name
+ *                        [ BWS "=" BWS chunk-ext-val ] )
+ *     chunk-ext-val = token / quoted-string
+ *
+ * Returns the state after byte `c` in `state`, or undefined when the line
+ * is malformed. CR ends the line where an extension may end.
+ */
+function extensionStep(state: State, c: number): State | undefined {
+  switch (state) {
+    case State.ExtSemicolon:
+      if (isBws(c)) return state;
+      return c === SEMICOLON ? State.ExtNameStart : undefined;
+    case State.ExtNameStart:
+      if (isBws(c)) return state;
+      return isTchar(c) ? State.ExtName : undefined;
+    case State.ExtName:
+      if (isTchar(c)) return state;
+      if (c === EQUALS) return State.ExtValueStart;
+      if (isBws(c)) return State.ExtAfterName;
+      return afterElement(c);
+    case State.ExtAfterName:
+      if (isBws(c)) return state;
+      if (c === EQUALS) return State.ExtValueStart;
+      return c === SEMICOLON ? State.ExtNameStart : undefined;
+    case State.ExtValueStart:
+      if (isBws(c)) return state;
+      if (c === DQUOTE) return State.ExtQuoted;
+      return isTchar(c) ? State.ExtToken : undefined;
+    case State.ExtToken:
+      if (isTchar(c)) return state;
+      return isBws(c) ? State.ExtSemicolon : afterElement(c);
+    case State.ExtQuoted:
+      if (c === DQUOTE) return State.ExtAfterQuoted;
+      if (c === BACKSLASH) return State.ExtQuotedPair;
+      return isQdtext(c) ? state : undefined;
+    case State.ExtQuotedPair:
+      // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+      return c === 0x09 || (c >= 0x20 && c !== 0x7f)
+        ? State.ExtQuoted
+        : undefined;
+    case State.ExtAfterQuoted:
+      return isBws(c) ? State.ExtSemicolon : afterElement(c);
+    default:
+      return undefined;
+  }
+}
+
+/** After a complete name or value: another extension, or the line end. */
+function afterElement(c: number): State | undefined {
+  if (c === SEMICOLON) return State.ExtNameStart;
+  return c === CR ? State.SizeLf : undefined;
+}
+
+/** qdtext: HTAB, SP, visible ASCII but `"` and `\`, obs-text. */
+function isQdtext(c: number): boolean {
+  return c === 0x09 || (c >= 0x20 && c !== DQUOTE && c !== BACKSLASH &&
+    c !== 0x7f);
 }
 
 /** Bytes allowed in a trailer line: visible ASCII, obs-text, SP, HTAB. */

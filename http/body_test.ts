@@ -76,6 +76,14 @@ Deno.test("bodyFraming() answers 400 to invalid or conflicting Content-Length", 
     ["sixteen digits", [["Content-Length", "1234567890123456"]]],
     ["twenty digits", [["Content-Length", "99999999999999999999"]]],
     ["sixteen zeros", [["Content-Length", "0000000000000000"]]],
+    // 0xA0 arrives as U+00A0 (latin1), which String.prototype.trim strips.
+    ["NBSP before", [["Content-Length", "\xa05"]]],
+    ["NBSP after", [["Content-Length", "5\xa0"]]],
+    ["NBSP in a list", [["Content-Length", "5, \xa05"]]],
+    ["NBSP only", [["Content-Length", "\xa0"]]],
+    ["form feed before", [["Content-Length", "\f5"]]],
+    ["vertical tab after", [["Content-Length", "5\v"]]],
+    ["one space-separated pair", [["Content-Length", "5 5"]]],
   ];
   for (const [name, headers] of cases) {
     const framing = bodyFraming(head(headers));
@@ -90,6 +98,18 @@ Deno.test("bodyFraming() accepts chunked as the only transfer coding", () => {
     ["capitalized", [["Transfer-Encoding", "Chunked"]]],
     ["uppercase", [["transfer-encoding", "CHUNKED"]]],
     ["padded", [["Transfer-Encoding", " chunked "]]],
+    // RFC 9110 §5.6.1: empty list elements do not count.
+    ["empty element first", [["Transfer-Encoding", ",chunked"]]],
+    ["empty element last", [["Transfer-Encoding", "chunked,"]]],
+    ["empty elements around", [["Transfer-Encoding", " , ,chunked , "]]],
+    [
+      "empty line before",
+      [["Transfer-Encoding", ""], ["Transfer-Encoding", "chunked"]],
+    ],
+    [
+      "empty line after",
+      [["Transfer-Encoding", "chunked"], ["Transfer-Encoding", ""]],
+    ],
   ];
   for (const [name, headers] of cases) {
     assert.deepEqual(bodyFraming(head(headers)), { kind: "chunked" }, name);
@@ -128,7 +148,16 @@ Deno.test("bodyFraming() refuses ambiguous Transfer-Encoding framing", () => {
     ["gzip alone", [["Transfer-Encoding", "gzip"]], 400],
     ["chunked not last", [["Transfer-Encoding", "chunked, gzip"]], 400],
     ["empty value", [["Transfer-Encoding", ""]], 400],
-    ["empty element", [["Transfer-Encoding", "chunked,"]], 400],
+    ["only commas", [["Transfer-Encoding", " , ,"]], 400],
+    ["NBSP before chunked", [["Transfer-Encoding", "\xa0chunked"]], 400],
+    ["NBSP after chunked", [["Transfer-Encoding", "chunked\xa0"]], 400],
+    ["form feed before chunked", [["Transfer-Encoding", "\fchunked"]], 400],
+    [
+      "NBSP element after chunked",
+      [["Transfer-Encoding", "chunked,\xa0"]],
+      400,
+    ],
+    ["Kelvin sign", [["Transfer-Encoding", "chun\u212aed"]], 400],
     ["identity", [["Transfer-Encoding", "identity"]], 400],
     ["gzip then chunked", [["Transfer-Encoding", "gzip, chunked"]], 501],
     ["chunked twice", [["Transfer-Encoding", "chunked, chunked"]], 501],
@@ -259,6 +288,123 @@ Deno.test("ChunkedDecoder counts data bytes only", () => {
   const part2 = bytes("efgh\r\n0;x\r\nTrailer: 123456\r\n\r\n");
   assert.equal(decoder.feed(part2, 0, part2.length).done, true);
   assert.equal(decoder.dataBytes, 8);
+});
+
+Deno.test("ChunkedDecoder counts every byte it reads in bytesRead", () => {
+  const decoder = new ChunkedDecoder();
+  const part1 = bytes("8;ext=0123456789\r\nabcd");
+  decoder.feed(part1, 0, part1.length);
+  assert.equal(decoder.bytesRead, part1.length, "size line and partial data");
+  const rest = "efgh\r\n0;x\r\nTrailer: 123456\r\n\r\n";
+  const part2 = bytes(rest + "GET / HTTP/1.1\r\n\r\n");
+  assert.equal(decoder.feed(part2, 0, part2.length).done, true);
+  assert.equal(
+    decoder.bytesRead,
+    part1.length + rest.length,
+    "sizes, extensions, CRLFs and trailer; not the next request",
+  );
+  // Extensions alone make a body big, whatever its few data bytes.
+  const heavy = new ChunkedDecoder();
+  const line = bytes("1;" + "e".repeat(4000) + "\r\nz\r\n");
+  for (let i = 0; i < 10; i++) heavy.feed(line, 0, line.length);
+  assert.equal(heavy.dataBytes, 10);
+  assert.equal(heavy.bytesRead, 10 * line.length);
+  // An error counts what was consumed before it.
+  const bad = new ChunkedDecoder();
+  const badBody = bytes("5\r\nhelloX");
+  const progress = bad.feed(badBody, 0, badBody.length);
+  assert.equal(bad.bytesRead, progress.consumed);
+});
+
+Deno.test("ChunkedDecoder accepts the chunk-ext grammar of RFC 9112 §7.1.1", () => {
+  const cases: [string, string][] = [
+    ["BWS before the semicolon", "2 ;a=b"],
+    ["tabs as BWS", "2\t;\ta\t=\tb"],
+    ["BWS everywhere", "2 ; a = b ; c"],
+    ["valueless names", "2;a;b;c"],
+    ["quoted value with an escaped quote", '2;a="q\\"x"'],
+    ["empty quoted value", '2;a=""'],
+    ["quoted value with SP, HTAB and separators", '2;a=" \t(),;=@"'],
+    ["quoted value with obs-text", '2;a="\xff\\\xfe"'],
+    ["quoted-pair of SP and HTAB", '2;a="\\ \\\t"'],
+    ["quoted then token then name", '2;a="x";b=y;c'],
+    ["BWS after a quoted value", '2;a="x" ;b'],
+    ["every tchar", "2;!#$%&'*+-.^_`|~09AZaz=!#$%&'*+-.^_`|~09AZaz"],
+  ];
+  for (const [name, sizeLine] of cases) {
+    const body = sizeLine + "\r\nab\r\n0\r\n\r\n";
+    const { progress, dataBytes } = decodeAll(body);
+    assert.deepEqual(progress, { consumed: body.length, done: true }, name);
+    assert.equal(dataBytes, 2, name);
+  }
+  // The last chunk carries extensions by the same grammar.
+  const last = '0 ; end="yes"\r\n\r\n';
+  assert.deepEqual(decodeAll(last).progress, {
+    consumed: last.length,
+    done: true,
+  });
+});
+
+Deno.test("ChunkedDecoder answers an error to anything else after the chunk size", () => {
+  const cases: [string, string][] = [
+    ["second size after a space", "5 5"],
+    ["junk after a space", "2 junk"],
+    ["junk after a tab", "2\tjunk"],
+    ["trailing space", "2 "],
+    ["trailing tab", "2\t"],
+    ["semicolon without a name", "2;"],
+    ["semicolon and BWS only", "2 ; "],
+    ["value without a name", "2;=x"],
+    ["two semicolons", "2;;a"],
+    ["trailing semicolon", "2;a;"],
+    ["equals without a value", "2;a="],
+    ["equals and BWS only", "2;a= "],
+    ["space inside a name", "2;a b"],
+    ["space inside a value", "2;a=b c"],
+    ["trailing space after a name", "2;a "],
+    ["trailing space after a value", "2;a=b "],
+    ["trailing space after a quoted value", '2;a="b" '],
+    ["two equals", "2;a=b=c"],
+    ["comma in a value", "2;a=b,c"],
+    ["separator as a value", "2;a=(b)"],
+    ["unterminated quoted value", '2;a="x'],
+    ["junk after a quoted value", '2;a="x"y'],
+    ["control byte in a quoted value", '2;a="\x01"'],
+    ["DEL in a quoted value", '2;a="\x7f"'],
+    ["quoted-pair of a control byte", '2;a="\\\x01"'],
+    ["backslash before the line end", '2;a="x\\'],
+    ["NBSP after the size", "2\xa0;a"],
+    ["NBSP in a name", "2;a\xa0"],
+    ["NBSP as BWS", "2;\xa0a"],
+    ["NBSP as a value", "2;a=\xa0"],
+    ["quote in a name", '2;a"b"'],
+    ["bare LF in a quoted value", '2;a="x\ny"'],
+    ["quoted name", '2;"a"'],
+  ];
+  for (const [name, sizeLine] of cases) {
+    // Data of the leading size, so only the line itself can be at fault.
+    const data = "x".repeat(parseInt(sizeLine, 16));
+    const body = sizeLine + "\r\n" + data + "\r\n0\r\n\r\n";
+    const { progress } = decodeAll(body);
+    assert.equal(typeof progress.error, "string", name);
+    assert.equal(progress.done, false, name);
+    assert.ok(progress.consumed <= sizeLine.length, name);
+  }
+});
+
+Deno.test("ChunkedDecoder bounds every form of chunk extension", () => {
+  const cases: [string, string][] = [
+    ["long name", "2;" + "a".repeat(5000)],
+    ["long token value", "2;a=" + "b".repeat(5000)],
+    ["long quoted value", '2;a="' + "b".repeat(5000) + '"'],
+    ["long BWS", "2" + " ".repeat(5000) + ";a"],
+    ["many short extensions", "2" + ";a".repeat(2500)],
+  ];
+  for (const [name, sizeLine] of cases) {
+    const { progress } = decodeAll(sizeLine + "\r\nab\r\n0\r\n\r\n");
+    assert.equal(typeof progress.error, "string", name);
+    assert.ok(progress.consumed <= 4200, `${name}: stopped early`);
+  }
 });
 
 Deno.test("ChunkedDecoder waits for more input without error", () => {

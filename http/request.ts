@@ -9,6 +9,8 @@
  * @module
  */
 
+import { asciiLower, splitList } from "./scan.ts";
+
 /** A parsed request line and header section. Strings keep the exact bytes. */
 export interface RequestHead {
   /** The method token, case-sensitive (`GET`, not `get`). */
@@ -79,6 +81,11 @@ export function hexDigitValue(c: number): number {
   if (c >= 97 && c <= 102) return c - 87;
   if (c >= 65 && c <= 70) return c - 55;
   return -1;
+}
+
+/** Returns true when byte `c` may appear in a token (RFC 9110 §5.6.2). */
+export function isTchar(c: number): boolean {
+  return TOKEN_CHARS[c] === 1;
 }
 
 /** Returns true when `name` is a valid token (RFC 9110 §5.6.2). */
@@ -276,6 +283,10 @@ export function parseRequestHead(
   ) {
     return fail(400, "Malformed HTTP version");
   }
+  // One line-end style per head: RFC 9112 §2.2 lets a server accept a bare
+  // LF, but a mixture is how a field hides from a parser that splits on
+  // CRLF only (`Dummy: x\nContent-Length: 23\r\n`).
+  const crlf = buf[lineEnd] === CR;
   const versionMajor = buf[i + 5] - 48;
   const versionMinor = buf[i + 7] - 48;
   if (versionMajor !== 1) {
@@ -287,6 +298,9 @@ export function parseRequestHead(
   let lineStart = nextLineStart(buf, lineEnd);
   while (lineStart < end) {
     const fieldEnd = lineEndAt(buf, lineStart, end);
+    if ((buf[fieldEnd] === CR) !== crlf) {
+      return fail(400, "Mixed CRLF and bare LF line ends");
+    }
     if (fieldEnd === lineStart) break; // the blank line
     if (buf[lineStart] === SP || buf[lineStart] === HTAB) {
       return fail(400, "Obsolete line folding is not accepted");
@@ -370,15 +384,10 @@ export function headerValue(
 }
 
 /**
- * Splits a comma-separated list header into trimmed, lowercased elements,
- * dropping empty ones (RFC 9110 §5.6.1).
+ * Splits a comma-separated list header into elements trimmed of SP and HTAB
+ * and ASCII-lowercased, dropping empty ones (RFC 9110 §5.6.1).
  */
 export function listTokens(value: string | undefined): string[] {
   if (value === undefined) return [];
-  const out: string[] = [];
-  for (const part of value.split(",")) {
-    const t = part.trim().toLowerCase();
-    if (t !== "") out.push(t);
-  }
-  return out;
+  return splitList(value).map(asciiLower);
 }

@@ -361,6 +361,28 @@ Deno.test("parseRequestHead() accepts a head with bare LF line ends", () => {
   assert.deepEqual(h.headers, [["Host", "a"], ["X-Y", "z"]]);
 });
 
+Deno.test("parseRequestHead() answers 400 to a head that mixes CRLF and bare LF", () => {
+  // A bare LF inside a CRLF head is where a field hides from a parser that
+  // only splits on CRLF (RFC 9112 §2.2 allows LF alone, not a mixture).
+  const cases: [string, string][] = [
+    [
+      "bare-LF field hiding a Content-Length",
+      "POST / HTTP/1.1\r\nHost: a\r\nDummy: x\nContent-Length: 23\r\n\r\n",
+    ],
+    ["LF request line, CRLF fields", "GET / HTTP/1.1\nHost: a\r\n\r\n"],
+    ["CRLF request line, LF fields", "GET / HTTP/1.1\r\nHost: a\nX: y\n\n"],
+    ["CRLF head, LF blank line", "GET / HTTP/1.1\r\nHost: a\r\n\n"],
+    ["LF head, CRLF blank line", "GET / HTTP/1.1\nHost: a\n\r\n"],
+    ["request line only, LF then CRLF", "GET / HTTP/1.1\n\r\n"],
+    ["request line only, CRLF then LF", "GET / HTTP/1.1\r\n\n"],
+    ["one LF field among CRLF", "GET / HTTP/1.1\r\nA: 1\r\nB: 2\nC: 3\r\n\r\n"],
+  ];
+  for (const [name, text] of cases) assertStatus(text, 400, name);
+  // Either style alone is still a request.
+  parsedHead("GET / HTTP/1.1\r\nHost: a\r\nX: y\r\n\r\n");
+  parsedHead("GET / HTTP/1.1\nHost: a\nX: y\n\n");
+});
+
 Deno.test("parseRequestHead() keeps header names as sent, duplicates and order", () => {
   const h = parsedHead(
     "GET / HTTP/1.1\r\nhOsT: a\r\nX-A: 1\r\nx-a: 2\r\nX-A: 3\r\n\r\n",
@@ -617,6 +639,23 @@ Deno.test("listTokens() splits, trims, lowercases and drops empty elements", () 
   }
 });
 
+Deno.test("listTokens() trims only SP and HTAB and folds only ASCII case", () => {
+  // Values are latin1-decoded bytes: 0xA0 is U+00A0, which trim() strips.
+  const cases: [string, string, string[]][] = [
+    ["NBSP before", "\xa0close", ["\xa0close"]],
+    ["NBSP after", "close\xa0", ["close\xa0"]],
+    ["NBSP around a second element", "a,\xa0keep-alive\xa0", [
+      "a",
+      "\xa0keep-alive\xa0",
+    ]],
+    ["NBSP only", "\xa0", ["\xa0"]],
+    ["Latin-1 letters keep their case", "CLOSE\xc0", ["close\xc0"]],
+  ];
+  for (const [name, value, expected] of cases) {
+    assert.deepEqual(listTokens(value), expected, name);
+  }
+});
+
 Deno.test("isToken() accepts exactly the tchar set", () => {
   assert.equal(isToken(""), false);
   assert.equal(isToken("GET"), true);
@@ -783,6 +822,8 @@ interface ValidRequest {
   minor: number;
   headers: [string, string][];
   text: string;
+  /** True when every line ends the same way (all CRLF or all LF). */
+  uniformEol: boolean;
 }
 
 const validRequest: fc.Arbitrary<ValidRequest> = fc.record({
@@ -807,16 +848,18 @@ const validRequest: fc.Arbitrary<ValidRequest> = fc.record({
     text += `${f.name}:${f.before}${f.value}${f.after}${f.eol}`;
   }
   text += finalEol;
+  const eols = [requestEol, ...fields.map((f) => f.eol), finalEol];
   return {
     method,
     target,
     minor,
     headers: fields.map((f): [string, string] => [f.name, f.value]),
     text,
+    uniformEol: eols.every((e) => e === requestEol),
   };
 });
 
-Deno.test("parseRequestHead() returns exactly what a valid request serialized", () => {
+Deno.test("parseRequestHead() returns exactly what a valid request serialized, and refuses mixed line ends", () => {
   fc.assert(
     fc.property(
       validRequest,
@@ -836,6 +879,11 @@ Deno.test("parseRequestHead() returns exactly what a valid request serialized", 
           undefined,
         );
         const result = parseRequestHead(buf, start, headEnd);
+        if (!req.uniformEol) {
+          // Mixed CRLF and bare LF is refused, whatever the fields say.
+          assert.equal(result.kind === "error" && result.status, 400);
+          return;
+        }
         assert.deepEqual(result, {
           kind: "request",
           head: {
