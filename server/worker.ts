@@ -22,6 +22,8 @@ import {
 export interface WorkerStart {
   options: StartOptions;
   graceMs: number;
+  /** Test hook: busy-loop once listening (see `server/workers.ts`). */
+  stall?: boolean;
 }
 
 let server: RunningServer | undefined;
@@ -38,6 +40,11 @@ self.onmessage = async (event: MessageEvent<WorkerStart | "shutdown">) => {
     graceMs = event.data.graceMs;
     server = startServer({ ...event.data.options, reusePort: true });
     self.postMessage({ ready: true });
+    if (event.data.stall) {
+      setTimeout(() => {
+        for (;;) { /* stalled */ }
+      }, 0);
+    }
   } catch (err) {
     self.postMessage({
       error: err instanceof Error ? err.message : String(err),
