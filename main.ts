@@ -64,11 +64,10 @@ export async function main(args: string[]): Promise<number> {
   try {
     server = startServer({ ...options, reusePort: workers > 1 });
     if (workers > 1) {
-      group = await startWorkerGroup(
-        workers - 1,
-        { ...options, port: server.port },
-        server.shutdownGraceMs,
-      );
+      group = await startWorkerGroup(workers - 1, {
+        ...options,
+        port: server.port,
+      });
     }
   } catch (err) {
     if (err instanceof StartupError) {
