@@ -17,52 +17,7 @@ import {
   startServer,
   StartupError,
 } from "./server/server.ts";
-import type { WorkerStart } from "./server/worker.ts";
-
-/**
- * Starts `count` worker threads listening on the same port. Rejects with a
- * StartupError when one cannot start.
- */
-async function startWorkers(
-  count: number,
-  options: StartOptions,
-  graceMs: number,
-): Promise<Worker[]> {
-  const workers: Worker[] = [];
-  for (let i = 0; i < count; i++) {
-    const worker = new Worker(import.meta.resolve("./server/worker.ts"), {
-      type: "module",
-    });
-    workers.push(worker);
-    const start: WorkerStart = { options, graceMs };
-    const answer = await new Promise<{ ready?: true; error?: string }>(
-      (resolve) => {
-        worker.onmessage = (event) => resolve(event.data);
-        worker.onerror = (event) => {
-          event.preventDefault();
-          resolve({ error: event.message });
-        };
-        worker.postMessage(start);
-      },
-    );
-    if (answer.error !== undefined) {
-      for (const w of workers) w.terminate();
-      throw new StartupError(`worker ${i + 1} failed: ${answer.error}`);
-    }
-  }
-  return workers;
-}
-
-/** Asks a worker to shut down gracefully and waits until it has. */
-function stopWorker(worker: Worker): Promise<void> {
-  return new Promise((resolve) => {
-    worker.onmessage = () => {
-      worker.terminate();
-      resolve();
-    };
-    worker.postMessage("shutdown");
-  });
-}
+import { startWorkerGroup, type WorkerGroup } from "./server/workers.ts";
 
 /** The addresses a person on this machine or network can click. */
 function clickableUrls(hostname: string, port: number): string[] {
@@ -105,15 +60,14 @@ export async function main(args: string[]): Promise<number> {
     config: { logColor: Deno.stdout.isTerminal(), ...config },
   };
   let server: RunningServer;
-  let helpers: Worker[] = [];
+  let group: WorkerGroup | undefined;
   try {
     server = startServer({ ...options, reusePort: workers > 1 });
     if (workers > 1) {
-      helpers = await startWorkers(
-        workers - 1,
-        { ...options, port: server.port },
-        server.shutdownGraceMs,
-      );
+      group = await startWorkerGroup(workers - 1, {
+        ...options,
+        port: server.port,
+      });
     }
   } catch (err) {
     if (err instanceof StartupError) {
@@ -127,7 +81,7 @@ export async function main(args: string[]): Promise<number> {
   const stopped = untilSignalled({
     connectionCount: () => server.connectionCount(),
     shutdown: (graceMs) =>
-      Promise.all([server.shutdown(graceMs), ...helpers.map(stopWorker)])
+      Promise.all([server.shutdown(graceMs), group?.shutdown(graceMs)])
         .then(() => {}),
   }, server.shutdownGraceMs);
   console.log(`pws ${VERSION} serving ${root} on ${server.url}`);

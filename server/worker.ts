@@ -1,46 +1,106 @@
 /**
  * A `--workers` listener: one more event loop, on its own thread, serving
  * the same port as the main thread (SO_REUSEPORT lets the kernel spread
- * connections across them).
+ * connections across them). Started and watched by `server/workers.ts`.
  *
- * Protocol: the main thread posts a {@linkcode WorkerStart}; the worker
- * answers `{ ready: true }` or `{ error }`. Later `"shutdown"` makes it stop
- * gracefully and answer `{ done: true }`.
+ * Protocol (all {@linkcode ToWorker} / {@linkcode FromWorker} messages):
+ * `start` → `ready` or `error`; `ping` → `pong` with the same number,
+ * answered from this thread's event loop (the liveness check); `shutdown`
+ * → graceful stop, then `done`.
+ *
+ * Why a `node:worker_threads` Worker holding a Web Lock: in Deno 2.9,
+ * `terminate()` on a Web Worker or a Node worker only wakes its event loop;
+ * a thread stuck in synchronous JavaScript keeps running and keeps its
+ * listening socket open (measured: the socket stayed in LISTEN for as long
+ * as we watched). Deno does interrupt the JavaScript (V8
+ * `TerminateExecution`) when it terminates a Node worker that holds a Web
+ * Lock, so that the lock cannot change hands while the worker still runs.
+ * Each worker therefore holds a lock of its own for life, and a stalled
+ * one can be stopped: its thread ends and the kernel closes its socket.
  *
  * @module
  */
 
-/// <reference lib="deno.worker" />
-
+import { parentPort, threadId } from "node:worker_threads";
 import {
   type RunningServer,
   type StartOptions,
   startServer,
 } from "./server.ts";
 
-/** The message that starts a worker. */
-export interface WorkerStart {
-  options: StartOptions;
-  graceMs: number;
+/** Messages from the main thread to a worker. */
+export type ToWorker =
+  | {
+    kind: "start";
+    options: StartOptions;
+    /** Test hook: busy-loop once listening (see `server/workers.ts`). */
+    stall?: boolean;
+  }
+  | { kind: "ping"; seq: number }
+  | { kind: "shutdown"; graceMs: number };
+
+/** Messages from a worker to the main thread. */
+export type FromWorker =
+  | { kind: "ready" }
+  | { kind: "error"; message: string }
+  | { kind: "pong"; seq: number }
+  | { kind: "done" };
+
+/** The part of the Web Locks API used here (Deno's types lack it). */
+interface LockManager {
+  request(name: string, callback: () => Promise<never>): Promise<unknown>;
 }
 
-let server: RunningServer | undefined;
-let graceMs = 10_000;
-
-self.onmessage = async (event: MessageEvent<WorkerStart | "shutdown">) => {
-  if (event.data === "shutdown") {
-    await server?.shutdown(graceMs);
-    self.postMessage({ done: true });
-    self.close();
-    return;
-  }
-  try {
-    graceMs = event.data.graceMs;
-    server = startServer({ ...event.data.options, reusePort: true });
-    self.postMessage({ ready: true });
-  } catch (err) {
-    self.postMessage({
-      error: err instanceof Error ? err.message : String(err),
+/**
+ * Resolves once this thread holds a Web Lock that it never releases (see
+ * the module comment: it is what lets `terminate()` interrupt a stall).
+ */
+function holdLockForLife(): Promise<void> {
+  const locks = (navigator as unknown as { locks: LockManager }).locks;
+  return new Promise((granted) => {
+    locks.request(`pws-worker-${threadId}`, () => {
+      granted();
+      return new Promise<never>(() => {});
     });
-  }
-};
+  });
+}
+
+if (parentPort) {
+  const port = parentPort;
+  const send = (message: FromWorker) => port.postMessage(message);
+  let server: RunningServer | undefined;
+
+  // A bug in one connection must never take the thread down.
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    console.error("pws: unhandled rejection:", event.reason);
+  });
+
+  port.on("message", async (message: ToWorker) => {
+    switch (message.kind) {
+      case "ping":
+        send({ kind: "pong", seq: message.seq });
+        return;
+      case "shutdown":
+        await server?.shutdown(message.graceMs);
+        send({ kind: "done" });
+        return;
+      case "start":
+        try {
+          await holdLockForLife();
+          server = startServer({ ...message.options, reusePort: true });
+          send({ kind: "ready" });
+        } catch (err) {
+          send({
+            kind: "error",
+            message: err instanceof Error ? err.message : String(err),
+          });
+          return;
+        }
+        // Stalls at once, so no message after `ready` is ever handled.
+        while (message.stall) {
+          // stalled on purpose: only the test hook gets here
+        }
+    }
+  });
+}

@@ -593,6 +593,8 @@ export interface SpawnOptions {
   cwd?: string;
   /** How long to wait for the startup line (default 15 s). */
   startupTimeoutMs?: number;
+  /** Extra environment variables for the server (test hooks). */
+  env?: Record<string, string>;
 }
 
 async function drain(
@@ -626,6 +628,7 @@ export async function spawnServer(
       ...args,
     ],
     cwd: options.cwd ?? REPO_DIR,
+    env: options.env,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
