@@ -84,10 +84,11 @@ export async function main(args: string[]): Promise<number> {
       Promise.all([server.shutdown(graceMs), group?.shutdown(graceMs)])
         .then(() => {}),
   }, server.shutdownGraceMs);
-  console.log(`pws ${VERSION} serving ${root} on ${server.url}`);
-  for (const line of clickableUrls(server.hostname, server.port)) {
-    console.log(line);
-  }
+  // With JSON logs stdout carries JSON lines only: the banner goes to
+  // stderr, where a person still sees it.
+  const say = config.logFormat === "json" ? console.error : console.log;
+  say(`pws ${VERSION} serving ${root} on ${server.url}`);
+  for (const line of clickableUrls(server.hostname, server.port)) say(line);
   return await stopped;
 }
 

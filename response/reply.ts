@@ -13,6 +13,7 @@ import type { ServerConfig } from "../server/config.ts";
 import type { CachedFile, FileCache } from "../files/cache.ts";
 import type { FileHandlePool } from "../files/handles.ts";
 import type { ResponseHeaders } from "../http/response.ts";
+import { asciiLower, splitList } from "../http/scan.ts";
 
 /** What the responders need of the server. */
 export interface ResponderContext {
@@ -138,13 +139,12 @@ export function addExtraFields(
 
 /** Joins two comma lists, leaving out tokens already present. */
 function mergeTokens(a: string, b: string): string {
-  const seen = new Set(a.split(",").map((t) => t.trim().toLowerCase()));
+  const seen = new Set(splitList(a).map(asciiLower));
   let out = a;
-  for (const token of b.split(",")) {
-    const t = token.trim();
-    if (t !== "" && !seen.has(t.toLowerCase())) {
-      seen.add(t.toLowerCase());
-      out += ", " + t;
+  for (const token of splitList(b)) {
+    if (!seen.has(asciiLower(token))) {
+      seen.add(asciiLower(token));
+      out += ", " + token;
     }
   }
   return out;

@@ -7,6 +7,7 @@
 
 import { parseArgs } from "node:util";
 import { isFieldValue, isToken } from "../http/request.ts";
+import { trimOws } from "../http/scan.ts";
 import type { ConfigOverrides } from "./config.ts";
 
 /** Options the command line sets. */
@@ -258,21 +259,30 @@ export function parseCount(text: string): number | undefined {
   return count >= 1 ? count : undefined;
 }
 
-/** Fields a `--header` may not set: pws owns framing and validators. */
-const RESERVED_HEADERS = new Set([
-  "content-length",
-  "transfer-encoding",
-  "connection",
-  "content-encoding",
-  "content-range",
-  "content-type",
-  "etag",
-  "last-modified",
-  "date",
-  "server",
-  "keep-alive",
-  "upgrade",
-  "trailer",
+/**
+ * Fields a `--header` may not set, and why: pws owns framing, validators
+ * and negotiation, and a field with a flag of its own is set there, so
+ * that a response never carries two values that contradict. Other fields
+ * pws also sets (`Access-Control-*`, `Vary`) are replaced (or, for
+ * `Vary`, merged) by the `--header` value: see response/reply.ts.
+ */
+const RESERVED_HEADERS: ReadonlyMap<string, string> = new Map([
+  ["content-length", "pws sets it itself"],
+  ["transfer-encoding", "pws sets it itself"],
+  ["connection", "pws sets it itself"],
+  ["keep-alive", "pws sets it itself"],
+  ["upgrade", "pws sets it itself"],
+  ["trailer", "pws sets it itself"],
+  ["content-encoding", "pws negotiates it (--no-compression turns it off)"],
+  ["content-range", "pws sets it itself"],
+  ["content-type", "pws sets it itself from the file name"],
+  ["etag", "pws sets it itself"],
+  ["last-modified", "pws sets it itself"],
+  ["date", "pws sets it itself"],
+  ["server", "pws sets it itself"],
+  ["location", "pws sets it itself"],
+  ["accept-ranges", "pws serves byte ranges itself"],
+  ["cache-control", "use --cache-control"],
 ]);
 
 /**
@@ -285,15 +295,16 @@ export function parseHeaderFlag(text: string): [string, string] | string {
     return `invalid --header ${quote(text)}: use "Name: value"`;
   }
   const name = text.slice(0, colon);
-  const value = text.slice(colon + 1).trim();
+  const value = trimOws(text.slice(colon + 1));
   if (!isToken(name)) {
     return `invalid --header name ${quote(name)}: use letters, digits and -`;
   }
   if (!isFieldValue(value)) {
     return `invalid --header value for ${name}: control characters are not allowed`;
   }
-  if (RESERVED_HEADERS.has(name.toLowerCase())) {
-    return `--header cannot set ${name}: pws sets it itself`;
+  const reserved = RESERVED_HEADERS.get(name.toLowerCase());
+  if (reserved !== undefined) {
+    return `--header cannot set ${name}: ${reserved}`;
   }
   return [name, value];
 }

@@ -326,10 +326,30 @@ Deno.test("parseHeaderFlag() splits a valid field and refuses the rest", () => {
     "Content-Length: 5",
     "transfer-encoding: chunked",
     "Connection: close",
+    "Accept-Ranges: none",
+    "Location: /elsewhere",
   ];
   for (const text of invalid) {
     assert.equal(typeof parseHeaderFlag(text), "string", JSON.stringify(text));
   }
+});
+
+Deno.test("parseHeaderFlag() sends a field with its own flag to that flag", () => {
+  assert.equal(
+    parseHeaderFlag("Cache-Control: max-age=600"),
+    "--header cannot set Cache-Control: use --cache-control",
+  );
+  assert.equal(
+    parseCommandLine(["--header", "cache-control: no-store"]).kind,
+    "usage-error",
+  );
+  // Fields pws also sets but that have no flag are taken (and replace or,
+  // for Vary, merge with pws's own: see the socket tests).
+  assert.deepEqual(
+    parseHeaderFlag("Access-Control-Allow-Origin: https://example.com"),
+    ["Access-Control-Allow-Origin", "https://example.com"],
+  );
+  assert.deepEqual(parseHeaderFlag("Vary: Origin"), ["Vary", "Origin"]);
 });
 
 Deno.test("USAGE documents the core options and the default port", () => {

@@ -117,10 +117,16 @@ export class AccessLog {
   #encoder = new TextEncoder();
   #idle: Promise<void> = Promise.resolve();
 
+  /**
+   * `sink` takes the log lines and nothing else (in JSON mode every line
+   * must parse); `notices` takes pws's own remarks about the log, such as
+   * how many lines were dropped (stderr in the server).
+   */
   constructor(
     readonly format: "text" | "json",
     readonly color: boolean,
     readonly sink: LogSink,
+    readonly notices: LogSink = sink,
   ) {}
 
   /** Lines dropped because the sink was too slow. */
@@ -182,14 +188,22 @@ export class AccessLog {
       this.#current = undefined;
     }
     if (this.#dropped > 0) {
-      chunks.push(this.#encoder.encode(
+      const notice = this.#encoder.encode(
         `pws: ${this.#dropped} log lines dropped (output too slow)\n`,
-      ));
+      );
       this.#dropped = 0;
+      if (this.notices === this.sink) chunks.push(notice);
+      else {
+        // Fire and forget: a notice must never hold up the log itself.
+        Promise.resolve().then(() => this.notices.write(notice)).catch(
+          () => {},
+        );
+      }
     }
     this.#full = [];
     this.#used = 0;
     this.#pendingBytes = 0;
+    if (chunks.length === 0) return;
     // One write per batch; several chunks are copied into one buffer (a
     // byte copy, cheap next to a write per chunk) and reused at once.
     let bytes = chunks[0];

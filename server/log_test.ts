@@ -238,6 +238,22 @@ Deno.test("AccessLog: a sink that never finishes bounds memory at 1 MiB and coun
   assert.equal(sink.writes.length, 1, "no second write while one is stuck");
 });
 
+Deno.test("AccessLog: with a notice sink, the log sink gets log lines only", async () => {
+  const sink = new FakeSink(() => new Promise<number>(() => {}));
+  const notices = new FakeSink();
+  const log = new AccessLog("json", false, sink, notices);
+  for (let i = 0; i < 20_000; i++) log.record(recordFor(i));
+  assert.ok(log.dropped > 0);
+  await delay(40);
+  for (const line of sink.text.split("\n").filter((l) => l !== "")) {
+    JSON.parse(line); // every line of the log is JSON
+  }
+  assert.match(
+    notices.text,
+    /^pws: \d+ log lines dropped \(output too slow\)\n$/,
+  );
+});
+
 Deno.test("AccessLog: a sink that throws does not throw out of record, and logging goes on", async () => {
   let calls = 0;
   const sink = new FakeSink(() => {

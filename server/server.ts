@@ -168,9 +168,12 @@ export function startServer(options: StartOptions): RunningServer {
     ),
     replay: new ReplayCache(config.replayEntries),
     handles: new FileHandlePool(),
-    accessLog: config.logFormat === "off"
-      ? undefined
-      : new AccessLog(config.logFormat, config.logColor, Deno.stdout),
+    accessLog: config.logFormat === "off" ? undefined : new AccessLog(
+      config.logFormat,
+      config.logColor,
+      Deno.stdout,
+      Deno.stderr,
+    ),
   };
   const tasks = new Set<Promise<void>>();
   let accepting = true;

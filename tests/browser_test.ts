@@ -110,6 +110,7 @@ Deno.test({
     await Deno.mkdir(OUTPUT_DIR, { recursive: true });
     let demo: RunningServer | undefined;
     let listing: RunningServer | undefined;
+    let cors: RunningServer | undefined;
     let listingRoot: string | undefined;
     let browser: Browser | undefined;
     try {
@@ -294,9 +295,35 @@ Deno.test({
         assert.equal(await page.title(), "Index of /");
         await page.context().close();
       });
+
+      await t.step(
+        "a cross-origin fetch works with --cors and a --header that also sets Access-Control-Allow-Origin",
+        async () => {
+          // Chromium refuses a response that carries the field twice
+          // ("multiple values '*, *'"): pws must send it once.
+          cors = startTestServer({
+            root: STATIC_DIR,
+            config: {
+              cors: true,
+              extraHeaders: [["Access-Control-Allow-Origin", "*"]],
+            },
+          });
+          const { page } = await newPage(b);
+          await page.goto(demoUrl, { waitUntil: "load" });
+          const result = await inPage<string>(
+            page,
+            `fetch(${JSON.stringify(cors.url + "style.css")})
+              .then((r) => r.status + " " + r.headers.get("etag"))
+              .catch((e) => "refused: " + e)`,
+          );
+          assert.match(result, /^200 "/);
+          await page.context().close();
+        },
+      );
     } finally {
       await browser?.close();
       await demo?.close();
+      await cors?.close();
       await listing?.close();
       if (listingRoot !== undefined) {
         await Deno.remove(listingRoot, { recursive: true });

@@ -1194,6 +1194,41 @@ Deno.test("cors: off by default, no CORS fields and OPTIONS preflights get a pla
 // ---------------------------------------------------------------------------
 // Extra headers
 
+Deno.test("extraHeaders: a field pws also sets is sent once, with the --header value (Vary merged)", async () => {
+  const server = startTestServer({
+    root: STATIC_DIR,
+    config: {
+      cors: true,
+      extraHeaders: [
+        ["Access-Control-Allow-Origin", "https://app.example"],
+        ["Vary", "Origin, accept-encoding"],
+      ],
+    },
+  });
+  try {
+    for (
+      const [what, headers] of [
+        ["200", {}],
+        ["304", { "If-None-Match": "*" }],
+        ["206", { Range: "bytes=0-9" }],
+        ["gzip", { "Accept-Encoding": "gzip" }],
+      ] as const
+    ) {
+      const res = await get(server.port, "/style.css", { headers });
+      assert.equal(res.headerCount("access-control-allow-origin"), 1, what);
+      assert.equal(
+        res.header("access-control-allow-origin"),
+        "https://app.example",
+        what,
+      );
+      assert.equal(res.headerCount("vary"), 1, what);
+      assert.equal(res.header("vary"), "Accept-Encoding, Origin", what);
+    }
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("extraHeaders: on 200, 206 and 304 file responses (and compressed ones)", async () => {
   const extraHeaders: [string, string][] = [
     ["X-Frame-Options", "DENY"],
@@ -1312,7 +1347,7 @@ Deno.test("access log: one text line per request with method, path, status and b
   }
 });
 
-Deno.test("access log: --log-format json writes one JSON object per line", async () => {
+Deno.test("access log: --log-format json writes one JSON object per line, and nothing else on stdout", async () => {
   const server = await spawnServer([
     "0",
     "--host",
@@ -1326,8 +1361,11 @@ Deno.test("access log: --log-format json writes one JSON object per line", async
   try {
     sent = await sendLoggedRequests(server.port);
   } finally {
-    const { stdout } = await server.stop();
-    const lines = logLines(stdout);
+    const { stdout, stderr } = await server.stop();
+    // stdout is a clean JSON Lines file (jq reads it); the banner and
+    // pws's own remarks are on stderr.
+    const lines = stdout.split("\n").filter((l) => l !== "");
+    assert.match(stderr, /^pws \S+ serving /);
     assert.equal(lines.length, sent.length, stdout);
     lines.forEach((line, i) => {
       const entry = JSON.parse(line);

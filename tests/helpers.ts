@@ -565,7 +565,7 @@ export interface SpawnedServer {
   hostname: string;
   /** The URL printed at startup. */
   url: string;
-  /** The first line printed on stdout. */
+  /** The startup line (stdout; stderr with `--log-format json`). */
   startupLine: string;
   /** The process id (the Deno runtime that serves: `deno run` execs in place). */
   pid: number;
@@ -609,7 +609,8 @@ async function drain(
 
 /**
  * Runs `deno run --allow-net --allow-read main.ts ...args` and waits for
- * the first stdout line, which must contain the `http://HOST:PORT/` URL.
+ * the startup line (the first on stdout, or the banner on stderr with
+ * `--log-format json`), which must contain the `http://HOST:PORT/` URL.
  * Throws (after stopping the process) when the line does not come.
  */
 export async function spawnServer(
@@ -645,8 +646,12 @@ export async function spawnServer(
     const nl = stdoutText.indexOf("\n");
     if (nl >= 0) lineArrived(stdoutText.slice(0, nl));
   }).finally(() => lineArrived(undefined));
+  // With --log-format json the banner goes to stderr instead.
   const stderrDone = drain(process.stderr, (text) => {
     stderrText += text;
+    for (const line of stderrText.split("\n").slice(0, -1)) {
+      if (/^pws \S+ serving /.test(line)) lineArrived(line);
+    }
   });
 
   let stopped: Promise<StoppedServer> | null = null;
