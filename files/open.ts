@@ -138,15 +138,15 @@ let kernelPaths: boolean | undefined;
 
 /**
  * True when the kernel can tell where an open file is (`/proc/self/fd` is
- * readable). Decided once, on first use.
+ * readable). Decided once, on first use, by opening `probeDir`.
  */
-export function kernelPathsAvailable(): boolean {
+export function kernelPathsAvailable(probeDir = "."): boolean {
   if (kernelPaths === undefined) {
     let fd = -1;
     try {
-      fd = fs.openSync(".", DIRECTORY_FLAGS);
+      fd = fs.openSync(probeDir, DIRECTORY_FLAGS);
       kernelPaths = Deno.readLinkSync(handlePath(fd)) ===
-        Deno.realPathSync(".");
+        Deno.realPathSync(probeDir);
     } catch {
       kernelPaths = false;
     } finally {

@@ -107,6 +107,11 @@ async function race(
     });
     flipper.stop();
     const flips = await flipper.flips;
+    console.log(
+      `${link.slice(root.length)}: ${result.responses} responses ` +
+        `(${[...result.statuses].map(([s, n]) => `${s}×${n}`).join(", ")}), ` +
+        `${flips} flips, ${leaked} with outside bytes`,
+    );
     assert.equal(
       leaked,
       0,
@@ -243,6 +248,57 @@ Deno.test({
     } finally {
       await server.stop();
       await Deno.remove(base, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "containment: without /proc/self/fd (--allow-read limited to the " +
+    "root) pws says so at start and still refuses links that leave the root",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const { base, root } = await makeSite();
+    const server = await spawnServer(["--root", root, "--quiet", "0"], {
+      permissions: ["--allow-net", `--allow-read=${root}`],
+    });
+    try {
+      const result = await hammer(server.port, {
+        requests: [
+          getHead("/link.txt"),
+          getHead("/inside.txt"),
+          getHead("/dir/page.txt"),
+          getHead("/big.bin", ["Range: bytes=0-9"]),
+        ],
+        total: 8,
+        connections: 1,
+        batch: 4,
+        check(response, request) {
+          const path = request.split(" ")[1];
+          assert.ok(!containsAscii(response.body, MARKER), path);
+          assert.equal(response.status, path === "/big.bin" ? 206 : 200);
+        },
+      });
+      assert.equal(result.responses, 8);
+      // Now point the links outside: refused (404), never served.
+      await Deno.remove(`${root}/link.txt`);
+      await Deno.symlink(`${base}/outside/secret.txt`, `${root}/link.txt`);
+      await Deno.remove(`${root}/dir`);
+      await Deno.symlink(`${base}/outside/dir`, `${root}/dir`);
+      await hammer(server.port, {
+        requests: [getHead("/link.txt"), getHead("/dir/page.txt")],
+        total: 4,
+        connections: 1,
+        batch: 2,
+        check(response) {
+          assert.ok(!containsAscii(response.body, MARKER));
+          assert.equal(response.status, 404);
+        },
+      });
+    } finally {
+      const { stderr } = await server.stop();
+      await Deno.remove(base, { recursive: true });
+      assert.match(stderr, /\/proc\/self\/fd is not readable/);
     }
   },
 });

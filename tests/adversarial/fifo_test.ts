@@ -91,6 +91,12 @@ Deno.test({
                 `unanswered for 1 s (${flips} swaps, ${result.responses} ` +
                 `responses)`,
             );
+            console.log(
+              `${name}: ${flips} swaps, ${result.responses} responses, ` +
+                `${health.checks} health checks, worst ${
+                  health.worstMs.toFixed(1)
+                } ms`,
+            );
             assert.equal(result.timeouts, 0, "a batch of requests stalled");
             assert.equal(result.responses, 6000);
             assert.ok(flips > 50, `only ${flips} swaps`);
