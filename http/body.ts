@@ -7,6 +7,7 @@
  */
 
 import { headerValues, hexDigitValue, type RequestHead } from "./request.ts";
+import { isDigits } from "./scan.ts";
 
 /** How the body of a request is delimited. */
 export type BodyFraming =
@@ -14,8 +15,6 @@ export type BodyFraming =
   | { kind: "length"; length: number }
   | { kind: "chunked" }
   | { kind: "error"; status: 400 | 501; reason: string };
-
-const DIGITS = /^[0-9]+$/;
 
 /**
  * Decides the framing of a request body from its head. Any ambiguity that
@@ -54,7 +53,7 @@ export function bodyFraming(head: RequestHead): BodyFraming {
   for (const field of contentLengths) {
     for (const part of field.split(",")) {
       const text = part.trim();
-      if (!DIGITS.test(text) || text.length > 15) {
+      if (!isDigits(text) || text.length > 15) {
         return error(400, "Invalid Content-Length");
       }
       const n = Number(text);
