@@ -22,7 +22,6 @@ import {
   isDigits,
   isOws,
   skipOws,
-  splitList,
   trimOws,
 } from "./scan.ts";
 
