@@ -9,9 +9,9 @@
  * command line (`server/cli.ts`, which reads only the operator's arguments)
  * may use regexes.
  *
- * The rule reports regex literals, `RegExp(…)` with or without `new`, and
- * calls of `.match`, `.matchAll` and `.search`, which turn a string argument
- * into a regex.
+ * The rule reports regex literals, `RegExp(…)` with or without `new` (also
+ * as `globalThis.RegExp`), and calls of `.match`, `.matchAll` and
+ * `.search`, which turn a string argument into a regex.
  *
  * @module
  */
@@ -70,6 +70,12 @@ const noRegexInRuntime: Deno.lint.Rule = {
         report(node);
       },
       'CallExpression[callee.name="RegExp"]'(node: Deno.lint.CallExpression) {
+        report(node);
+      },
+      // globalThis.RegExp, window.RegExp…
+      'NewExpression[callee.property.name="RegExp"]'(
+        node: Deno.lint.NewExpression,
+      ) {
         report(node);
       },
       CallExpression(node) {

@@ -18,6 +18,7 @@ const SOURCES: Record<string, string> = {
   "http/literal.ts": "export const a = /^[ \t]+|[ \t]+$/g;\n",
   "files/construct.ts": 'export const b = new RegExp("a+");\n',
   "files/call.ts": 'export const c = RegExp("a+");\n',
+  "files/global.ts": 'export const h = new globalThis.RegExp("a+");\n',
   "server/server.ts": 'export const d = "x".match("x+");\n',
   "handler.ts": 'export const e = "x".search("x");\n',
   "response/all.ts": 'export const f = [..."x".matchAll(/x/g)];\n',
@@ -38,6 +39,7 @@ const EXPECTED: Record<string, number> = {
   "http/literal.ts": 1,
   "files/construct.ts": 1,
   "files/call.ts": 1,
+  "files/global.ts": 1,
   "server/server.ts": 1,
   "handler.ts": 1,
   "response/all.ts": 2, // the .matchAll call and its /x/g
