@@ -28,6 +28,7 @@ import {
   checkHost,
   classifyMethod,
   corsPreflightHeaders,
+  isExpectContinue,
   isSpaNavigation,
   wantsKeepAlive,
 } from "./http/semantics.ts";
@@ -181,7 +182,7 @@ async function serveOneRequest(
   if (framing.kind === "error") return refuse(framing.status);
   const expect = headerValue(head, "expect");
   if (expect !== undefined) {
-    if (expect.toLowerCase() !== "100-continue") return refuse(417);
+    if (!isExpectContinue(expect)) return refuse(417);
     // The client waits for permission to send its body: answer without
     // it, and close rather than guess whether it will follow.
     if (framing.kind !== "none") ex.keepAlive = false;

@@ -19,8 +19,18 @@ export interface FileTagInfo {
   ino: number | null;
 }
 
-// etagc (RFC 9110 §8.8.3) minus DQUOTE, restricted to visible ASCII.
-const VARIANT_CHARS = /^[\x21\x23-\x7e]+$/;
+/**
+ * True when `variant` is one or more etagc characters (RFC 9110 §8.8.3)
+ * other than DQUOTE, restricted to visible ASCII.
+ */
+function isVariant(variant: string): boolean {
+  if (variant.length === 0) return false;
+  for (let i = 0; i < variant.length; i++) {
+    const c = variant.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e || c === 0x22) return false;
+  }
+  return true;
+}
 
 /** Hex digits of a metadata number; absent or non-finite values become 0. */
 function hexField(value: number | null): string {
@@ -59,7 +69,7 @@ export function fileETag(info: FileTagInfo, variant?: string): string {
     hexField(info.ctimeMs),
   ];
   if (variant !== undefined) {
-    if (!VARIANT_CHARS.test(variant)) {
+    if (!isVariant(variant)) {
       throw new TypeError(
         `Invalid entity-tag variant: ${JSON.stringify(variant)}`,
       );
@@ -75,7 +85,7 @@ export function fileETag(info: FileTagInfo, variant?: string): string {
  * metadata to identify their content.
  */
 export function contentETag(digestHex: string, variant?: string): string {
-  if (variant !== undefined && !VARIANT_CHARS.test(variant)) {
+  if (variant !== undefined && !isVariant(variant)) {
     throw new TypeError(
       `Invalid entity-tag variant: ${JSON.stringify(variant)}`,
     );

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { fileETag, type FileTagInfo } from "./etag.ts";
+import { contentETag, fileETag, type FileTagInfo } from "./etag.ts";
 
 const BASE: FileTagInfo = {
   size: 1024,
@@ -82,10 +82,23 @@ Deno.test("fileETag() rejects variants that cannot appear in a tag", () => {
     { name: "space", variant: "b r" },
     { name: "control", variant: "br\n" },
     { name: "non-ASCII", variant: "brö" },
+    { name: "DEL", variant: "br\x7f" },
+    { name: "U+00A0", variant: "br\xa0" },
   ];
   for (const { name, variant } of cases) {
     assert.throws(() => fileETag(BASE, variant), TypeError, name);
   }
+});
+
+Deno.test("fileETag() and contentETag() accept every visible ASCII character but DQUOTE", () => {
+  let visible = "";
+  for (let c = 0x21; c <= 0x7e; c++) {
+    if (c !== 0x22) visible += String.fromCharCode(c);
+  }
+  assert.equal(fileETag(BASE, visible).endsWith(`-${visible}"`), true);
+  assert.equal(contentETag("ab", visible), `"cab-${visible}"`);
+  assert.throws(() => contentETag("ab", 'a"'), TypeError);
+  assert.throws(() => contentETag("ab", ""), TypeError);
 });
 
 Deno.test("fileETag() maps distinct metadata to distinct tags", () => {

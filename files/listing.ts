@@ -5,6 +5,16 @@
  * @module
  */
 
+import {
+  asciiLower,
+  asciiSet,
+  elementValueEnd,
+  equalsAsciiLower,
+  forEachListElement,
+  forEachParameter,
+  parseQvalue,
+} from "../http/scan.ts";
+
 /** One entry of a directory, as gathered by the caller from the file system. */
 export interface ListingEntry {
   /** The entry's file name (one path segment, not encoded). */
@@ -54,21 +64,41 @@ export function sortListing(entries: ListingEntry[]): ListingEntry[] {
   });
 }
 
-const HTML_ESCAPES: Readonly<Record<string, string>> = {
-  "&": "&amp;",
-  "<": "&lt;",
-  ">": "&gt;",
-  '"': "&quot;",
-  "'": "&#39;",
-};
+/** The entity for each HTML-significant character, by character code. */
+function htmlEscape(code: number): string | undefined {
+  switch (code) {
+    case 0x26:
+      return "&amp;";
+    case 0x3c:
+      return "&lt;";
+    case 0x3e:
+      return "&gt;";
+    case 0x22:
+      return "&quot;";
+    case 0x27:
+      return "&#39;";
+  }
+  return undefined;
+}
 
 /**
  * Escapes the five HTML-significant characters so `text` is safe both as
  * element content and inside a quoted attribute value.
  */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
+  let out = "";
+  let from = 0;
+  for (let i = 0; i < text.length; i++) {
+    const entity = htmlEscape(text.charCodeAt(i));
+    if (entity === undefined) continue;
+    out += text.slice(from, i) + entity;
+    from = i + 1;
+  }
+  return from === 0 ? text : out + text.slice(from);
 }
+
+/** Sub-delims that `encodeURIComponent` leaves as they are. */
+const SUB_DELIMS_KEPT = asciiSet("!'()*");
 
 /**
  * Percent-encodes one path segment. Beyond `encodeURIComponent`, it also
@@ -77,10 +107,16 @@ export function escapeHtml(text: string): string {
  * as UTF-8 and would make `encodeURIComponent` throw, become U+FFFD.
  */
 export function encodePathSegment(segment: string): string {
-  return encodeURIComponent(segment.toWellFormed()).replace(
-    /[!'()*]/g,
-    (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase(),
-  );
+  const encoded = encodeURIComponent(segment.toWellFormed());
+  let out = "";
+  let from = 0;
+  for (let i = 0; i < encoded.length; i++) {
+    const c = encoded.charCodeAt(i);
+    if (SUB_DELIMS_KEPT[c] !== 1) continue;
+    out += encoded.slice(from, i) + "%" + c.toString(16).toUpperCase();
+    from = i + 1;
+  }
+  return from === 0 ? encoded : out + encoded.slice(from);
 }
 
 /** Percent-encodes every segment of a decoded path, keeping the slashes. */
@@ -289,27 +325,39 @@ export function renderListingJson(
   );
 }
 
+/** The media ranges that can decide between JSON and HTML. */
+const DECIDING_RANGES = [
+  "application/json",
+  "application/*",
+  "text/html",
+  "text/*",
+  "*/*",
+];
+const LONGEST_DECIDING_RANGE = 16;
+
 /**
- * Reads the weight of each media range in an `Accept` value. Parameters
- * other than `q` are ignored, so "application/json; charset=utf-8" counts as
- * "application/json". Malformed ranges and weights are skipped.
+ * Reads the weight of each media range in an `Accept` value that can
+ * decide between JSON and HTML (other ranges are not even copied out).
+ * Parameters other than `q` are ignored, so "application/json;
+ * charset=utf-8" counts as "application/json". Malformed ranges and
+ * weights are skipped; the first valid weight of a range counts.
  */
 function parseAccept(accept: string): Map<string, number> {
   const ranges = new Map<string, number>();
-  for (const element of accept.split(",")) {
-    const [rawRange, ...params] = element.split(";");
-    const range = rawRange.trim().toLowerCase();
-    if (!/^[^\s/]+\/[^\s/]+$/.test(range)) continue;
-    let q = 1;
-    for (const param of params) {
-      const [name, value = ""] = param.split("=", 2).map((s) => s.trim());
-      if (name.toLowerCase() !== "q") continue;
-      if (!/^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/.test(value)) q = NaN;
-      else q = Number(value);
-      break; // Parameters after q are accept-ext, not media-type parameters.
-    }
-    if (!Number.isNaN(q) && !ranges.has(range)) ranges.set(range, q);
-  }
+  forEachListElement(accept, (start, end) => {
+    const rangeEnd = elementValueEnd(accept, start, end);
+    if (rangeEnd - start > LONGEST_DECIDING_RANGE) return;
+    const range = asciiLower(accept.slice(start, rangeEnd));
+    if (!DECIDING_RANGES.includes(range) || ranges.has(range)) return;
+    let q: number | undefined = 1;
+    forEachParameter(accept, start, end, (nameStart, nameEnd, from, to) => {
+      if (!equalsAsciiLower(accept, nameStart, nameEnd, "q")) return false;
+      q = from < 0 ? undefined : parseQvalue(accept.slice(from, to));
+      // Parameters after q are accept-ext, not media-type parameters.
+      return true;
+    });
+    if (q !== undefined) ranges.set(range, q);
+  });
   return ranges;
 }
 

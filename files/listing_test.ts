@@ -152,6 +152,16 @@ Deno.test("escapeHtml: escapes the five HTML-significant characters", () => {
   assert.equal(escapeHtml(`&<>"'`), "&amp;&lt;&gt;&quot;&#39;");
 });
 
+Deno.test("escapeHtml: keeps everything else, wherever the escapes fall", () => {
+  assert.equal(escapeHtml(""), "");
+  assert.equal(escapeHtml("plain café 😀"), "plain café 😀");
+  assert.equal(escapeHtml("<a>"), "&lt;a&gt;");
+  assert.equal(escapeHtml("x&y"), "x&amp;y");
+  assert.equal(escapeHtml("&&"), "&amp;&amp;");
+  assert.equal(escapeHtml("a\uD800'"), "a\uD800&#39;");
+  assert.equal(escapeHtml("<".repeat(20_000)), "&lt;".repeat(20_000));
+});
+
 const segmentCases: { name: string; segment: string; expected: string }[] = [
   { name: "a space", segment: "my file", expected: "my%20file" },
   { name: "a non-ASCII letter", segment: "café", expected: "caf%C3%A9" },
@@ -166,6 +176,9 @@ const segmentCases: { name: string; segment: string; expected: string }[] = [
   },
   { name: "an emoji", segment: "😀", expected: "%F0%9F%98%80" },
   { name: "a lone surrogate", segment: "a\uD800b", expected: "a%EF%BF%BDb" },
+  { name: "only safe characters", segment: "a-b_c.d~e", expected: "a-b_c.d~e" },
+  { name: "a trailing sub-delim", segment: "a*", expected: "a%2A" },
+  { name: "an empty name", segment: "", expected: "" },
 ];
 
 for (const { name, segment, expected } of segmentCases) {
@@ -480,6 +493,23 @@ const acceptCases: { accept: string | undefined; expected: boolean }[] = [
     expected: false,
   },
   { accept: "garbage, application/json", expected: true },
+  { accept: "\tapplication/json\t;\tq=1", expected: true },
+  { accept: "application/json ;q=0.9, text/html;q=0.8", expected: true },
+  { accept: "APPLICATION/JSON;Q=0.9, text/html;q=0.8", expected: true },
+  // U+00A0 (byte 0xA0) is not whitespace: the range matches nothing.
+  { accept: "\xa0application/json", expected: false },
+  { accept: "application/json\xa0", expected: false },
+  { accept: "application/json;\xa0q=0, text/html;q=0.5", expected: true },
+  // Only the first q counts; later parameters are accept-ext.
+  { accept: "application/json;q=0.9;q=0", expected: true },
+  { accept: "application/json;q, text/html;q=0.1", expected: false },
+  { accept: "application/json;q=0.5=1, text/html;q=0.1", expected: false },
+  {
+    accept: "application/json;q=0.1, application/json, text/html;q=0.5",
+    expected: false, // the first weight of a range counts
+  },
+  { accept: "application/json;q=2, application/json;q=0.5", expected: true },
+  { accept: ",,, application/json ,,,", expected: true },
 ];
 
 for (const { accept, expected } of acceptCases) {
@@ -494,4 +524,15 @@ Deno.test("wantsJson property: never throws on arbitrary input", () => {
       assert.equal(typeof wantsJson(accept), "boolean");
     }),
   );
+});
+
+Deno.test("wantsJson: linear on long adversarial Accept values", () => {
+  const started = performance.now();
+  for (
+    const unit of [",", "a/b,", ";", ";q", ";q=0.", " ", "application/json,"]
+  ) {
+    wantsJson("application/json" + unit.repeat(30_000) + "x");
+    wantsJson(unit.repeat(30_000) + "text/html");
+  }
+  assert.ok(performance.now() - started < 300);
 });

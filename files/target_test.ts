@@ -27,12 +27,25 @@ function assertBadRequest(target: string, name: string): void {
   }
 }
 
-/** Segments that could name something outside the root, or nothing. */
-function assertSafeSegments(segments: readonly string[], label: string): void {
+/** Whether resolveTarget() refuses backslashes by default (Windows). */
+const BACKSLASH_SEPARATES = Deno.build.os === "windows";
+
+/**
+ * Segments that could name something outside the root, or nothing. A
+ * backslash separates path components only on Windows; on POSIX it is a
+ * byte of a file name like any other.
+ */
+function assertSafeSegments(
+  segments: readonly string[],
+  label: string,
+  backslashSeparates = BACKSLASH_SEPARATES,
+): void {
   for (const s of segments) {
     assert.ok(s !== "" && s !== "." && s !== "..", `${label}: ${s}`);
     assert.ok(!s.includes("/"), `${label}: slash in ${JSON.stringify(s)}`);
-    assert.ok(!s.includes("\\"), `${label}: backslash in ${s}`);
+    if (backslashSeparates) {
+      assert.ok(!s.includes("\\"), `${label}: backslash in ${s}`);
+    }
     assert.ok(!s.includes("\0"), `${label}: NUL in ${JSON.stringify(s)}`);
   }
 }
@@ -128,6 +141,29 @@ Deno.test("resolveTarget() answers 400 to other target forms", () => {
   for (const [name, target] of cases) assertBadRequest(target, name);
 });
 
+Deno.test("resolveTarget() answers 400 to userinfo in an absolute-form target (RFC 9110 §4.2.4)", () => {
+  const cases: [string, string][] = [
+    ["user and password", "http://a:b@host/"],
+    ["user only", "http://user@host/x"],
+    ["empty userinfo", "http://@host/"],
+    ["https", "https://a:b@example.com/index.html"],
+    ["userinfo before a port", "http://u@host:8080/"],
+    ["userinfo with an encoded @", "http://a%40b@host/"],
+    ["only @ as authority", "http://@/"],
+  ];
+  for (const [name, target] of cases) {
+    const result = resolveTarget(target);
+    assert.equal(result.kind, "error", `${name}: ${target}`);
+    if (result.kind === "error") {
+      assert.equal(result.reason, "Userinfo in request-target", name);
+    }
+  }
+  // An @ in the path or the query is not userinfo.
+  assert.deepEqual(resolveTarget("http://host/a@b"), path(["a@b"]));
+  assert.deepEqual(resolveTarget("http://host?x@y"), path([], true, "x@y"));
+  assert.deepEqual(resolveTarget("/a@b"), path(["a@b"]));
+});
+
 Deno.test("resolveTarget() answers 400 to a fragment", () => {
   const cases: [string, string][] = [
     ["path fragment", "/a#b"],
@@ -195,19 +231,55 @@ Deno.test("resolveTarget() answers 400 to decoded bytes that are not UTF-8", () 
   for (const [name, target] of cases) assertBadRequest(target, name);
 });
 
-Deno.test("resolveTarget() answers 400 to NUL and backslash", () => {
+Deno.test("resolveTarget() answers 400 to NUL", () => {
   const cases: [string, string][] = [
     ["encoded NUL", "/%00"],
     ["encoded NUL inside", "/a%00b"],
     ["encoded NUL after dots", "/..%00/"],
     ["raw NUL", "/a\0b"],
-    ["raw backslash", "/a\\b"],
-    ["encoded backslash", "/%5c"],
-    ["encoded backslash uppercase", "/%5C"],
-    ["backslash traversal", "/..\\..\\windows\\win.ini"],
-    ["encoded backslash traversal", "/..%5c..%5cetc"],
   ];
-  for (const [name, target] of cases) assertBadRequest(target, name);
+  for (const [name, target] of cases) {
+    assertBadRequest(target, name);
+    const posix = resolveTarget(target, { refuseBackslash: false });
+    assert.equal(posix.kind, "error", `${name} (POSIX)`);
+  }
+});
+
+const BACKSLASH_CASES: [name: string, target: string, segments: string[]][] = [
+  ["raw backslash", "/a\\b", ["a\\b"]],
+  ["encoded backslash", "/%5c", ["\\"]],
+  ["encoded backslash uppercase", "/%5C", ["\\"]],
+  ["file name", "/back%5Cslash.txt", ["back\\slash.txt"]],
+  [
+    "backslash traversal",
+    "/..\\..\\windows\\win.ini",
+    ["..\\..\\windows\\win.ini"],
+  ],
+  ["encoded backslash traversal", "/..%5c..%5cetc", ["..\\..\\etc"]],
+];
+
+Deno.test("resolveTarget() answers 400 to a backslash where it separates (Windows)", () => {
+  for (const [name, target] of BACKSLASH_CASES) {
+    const result = resolveTarget(target, { refuseBackslash: true });
+    assert.equal(result.kind, "error", name);
+  }
+});
+
+Deno.test("resolveTarget() keeps a backslash as a file-name byte on POSIX", () => {
+  for (const [name, target, segments] of BACKSLASH_CASES) {
+    assert.deepEqual(
+      resolveTarget(target, { refuseBackslash: false }),
+      path(segments),
+      name,
+    );
+  }
+});
+
+Deno.test("resolveTarget() refuses backslashes by default only on Windows", () => {
+  assert.equal(
+    resolveTarget("/%5c").kind,
+    BACKSLASH_SEPARATES ? "error" : "path",
+  );
 });
 
 const TRAVERSAL_VECTORS = [
@@ -282,14 +354,19 @@ const TRAVERSAL_VECTORS = [
 
 Deno.test("resolveTarget() never climbs above the root", () => {
   assert.ok(TRAVERSAL_VECTORS.length >= 60);
-  for (const target of TRAVERSAL_VECTORS) {
-    const result = resolveTarget(target);
-    if (result.kind === "error") {
-      assert.equal(result.status, 400, target);
-      continue;
+  // Both platforms' rules, whichever this one is.
+  for (const refuseBackslash of [true, false]) {
+    for (const target of TRAVERSAL_VECTORS) {
+      const result = resolveTarget(target, { refuseBackslash });
+      if (result.kind === "error") {
+        assert.equal(result.status, 400, target);
+        continue;
+      }
+      assert.equal(result.kind, "path", target);
+      if (result.kind === "path") {
+        assertSafeSegments(result.segments, target, refuseBackslash);
+      }
     }
-    assert.equal(result.kind, "path", target);
-    if (result.kind === "path") assertSafeSegments(result.segments, target);
   }
 });
 
@@ -341,6 +418,39 @@ Deno.test({
   },
 });
 
+Deno.test("percentDecode() decodes paths of any length, sequences split across its buffer included", () => {
+  // The decoder works through an 8 KiB buffer: put multi-byte characters
+  // at every offset around its boundaries.
+  for (let pad = 8180; pad < 8200; pad++) {
+    const text = "a".repeat(pad) + "%E2%82%AC" + "%F0%9F%98%80" + "b";
+    assert.equal(
+      percentDecode(text),
+      "a".repeat(pad) + "\u20ac\u{1f600}b",
+      `pad ${pad}`,
+    );
+  }
+  const long = "%41".repeat(30_000) + "\u00e9";
+  assert.equal(percentDecode(long), "A".repeat(30_000) + "\u00e9");
+});
+
+Deno.test("percentDecode() recovers after invalid input found past a buffer flush", () => {
+  // A lead byte right at the end of a flushed chunk, then an invalid
+  // continuation; or a malformed escape after a flush. Either must not
+  // leave bytes behind for the next call.
+  const cases: string[] = [];
+  for (let pad = 8180; pad < 8192; pad++) {
+    cases.push("a".repeat(pad) + "%E2%82" + "%41");
+    cases.push("a".repeat(pad) + "%E2" + "%zz");
+    cases.push("a".repeat(pad) + "%E2%82" + "%");
+  }
+  cases.push("a".repeat(20_000) + "%C3");
+  for (const bad of cases) {
+    assert.equal(percentDecode(bad), undefined, bad.slice(8170));
+    assert.equal(percentDecode("%41%42"), "AB");
+    assert.equal(percentDecode("%C3%A9"), "\u00e9");
+  }
+});
+
 // -------------------------------------------------------------- hasDotSegment
 
 Deno.test("hasDotSegment() finds dotfiles and dot-directories", () => {
@@ -375,6 +485,8 @@ Deno.test("encodeSegment() encodes everything that is not a plain pchar", () => 
     ["caf\u00e9", "caf%C3%A9"],
     ["\u20ac", "%E2%82%AC"],
     ["\u{1f600}", "%F0%9F%98%80"],
+    ["a\u{1f600}b\u{1f600}", "a%F0%9F%98%80b%F0%9F%98%80"],
+    ["x y/z", "x%20y%2Fz"],
     ["\u65e5\u672c", "%E6%97%A5%E6%9C%AC"],
     ['"<>`{}|^', "%22%3C%3E%60%7B%7D%7C%5E"],
     ["a\tb\nc", "a%09b%0Ac"],
@@ -497,14 +609,14 @@ Deno.test("resolveTarget() never throws and always yields safe segments", () => 
     fc.array(piece, { maxLength: 16 }).map((p) => "/" + p.join("")),
   );
   fc.assert(
-    fc.property(target, (t) => {
-      const result = resolveTarget(t);
+    fc.property(target, fc.boolean(), (t, refuseBackslash) => {
+      const result = resolveTarget(t, { refuseBackslash });
       if (result.kind === "asterisk") {
         assert.equal(t, "*");
       } else if (result.kind === "error") {
         assert.equal(result.status, 400);
       } else {
-        assertSafeSegments(result.segments, JSON.stringify(t));
+        assertSafeSegments(result.segments, JSON.stringify(t), refuseBackslash);
         assert.equal(typeof result.trailingSlash, "boolean");
         assert.ok(!result.query.includes("#"));
         if (result.segments.length === 0) {

@@ -5,14 +5,15 @@
  * @module
  */
 
-/** RFC 9110 §5.6.2 token characters; content codings are tokens. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-/**
- * RFC 9110 §12.4.2 qvalue: 0 to 1 with at most three decimals. The "1" branch
- * allows only zeros after the point, so "1.5" is rejected rather than clamped.
- */
-const QVALUE = /^(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)$/;
+import { isToken } from "./request.ts";
+import {
+  asciiLower,
+  elementValueEnd,
+  equalsAsciiLower,
+  forEachListElement,
+  forEachParameter,
+  parseQvalue,
+} from "./scan.ts";
 
 /**
  * Old names that RFC 9110 §8.4.1 says recipients should treat as the same
@@ -24,23 +25,28 @@ const ALIASES: Readonly<Record<string, string>> = {
 };
 
 /**
- * Parses the weight parameters of one element. Returns the qvalue (1 when no
- * `q` is given) or `undefined` when the element must be ignored because its
- * weight is malformed or given twice (ambiguous).
+ * Reads the weight of the element `value[start..end)`. Returns the qvalue
+ * (1 when no `q` is given) or `undefined` when the element must be ignored
+ * because its weight is malformed (RFC 9110 §12.4.2) or given twice
+ * (ambiguous).
  */
-function parseWeight(params: readonly string[]): number | undefined {
+function parseWeight(
+  value: string,
+  start: number,
+  end: number,
+): number | undefined {
   let q: number | undefined;
-  for (const param of params) {
-    const eq = param.indexOf("=");
-    if (eq < 0) continue; // A bare extension parameter carries no weight.
-    // Parameter names are case-insensitive (RFC 9110 §5.6.6), so "Q=" counts.
-    const name = param.slice(0, eq).trim().toLowerCase();
-    if (name !== "q") continue;
-    const value = param.slice(eq + 1).trim();
-    if (q !== undefined || !QVALUE.test(value)) return undefined;
-    q = Number(value);
-  }
-  return q ?? 1;
+  let invalid = false;
+  forEachParameter(value, start, end, (nameStart, nameEnd, from, to) => {
+    // A bare extension parameter carries no weight. Names are
+    // case-insensitive (RFC 9110 §5.6.6), so "Q=" counts.
+    if (from < 0 || !equalsAsciiLower(value, nameStart, nameEnd, "q")) return;
+    if (q === undefined) q = parseQvalue(value.slice(from, to));
+    else q = undefined; // given twice
+    invalid = q === undefined;
+    return invalid;
+  });
+  return invalid ? undefined : q ?? 1;
 }
 
 /**
@@ -54,14 +60,14 @@ function parseWeight(params: readonly string[]): number | undefined {
  */
 export function parseAcceptEncoding(value: string): Map<string, number> {
   const result = new Map<string, number>();
-  for (const element of value.split(",")) {
-    const [rawCoding, ...params] = element.split(";");
-    const coding = rawCoding.trim().toLowerCase();
-    if (!TOKEN.test(coding)) continue;
-    const q = parseWeight(params);
-    if (q === undefined || result.has(coding)) continue;
-    result.set(coding, q);
-  }
+  forEachListElement(value, (start, end) => {
+    const rawCoding = value.slice(start, elementValueEnd(value, start, end));
+    if (!isToken(rawCoding)) return;
+    const coding = asciiLower(rawCoding);
+    if (result.has(coding)) return;
+    const q = parseWeight(value, start, end);
+    if (q !== undefined) result.set(coding, q);
+  });
   return result;
 }
 

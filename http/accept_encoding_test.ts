@@ -83,6 +83,41 @@ const parseCases: {
     value: "x-gzip",
     expected: [["x-gzip", 1]],
   },
+  {
+    name: "an invalid first occurrence does not hide a valid later one",
+    value: "gzip;q=5, gzip;q=0.5",
+    expected: [["gzip", 0.5]],
+  },
+  {
+    name: "SP and HTAB are OWS around elements, ';' and '='",
+    value: "\t gzip\t;\tq\t=\t0.5\t,\t br ",
+    expected: [["gzip", 0.5], ["br", 1]],
+  },
+  {
+    name: "U+00A0 (byte 0xA0) is not OWS, so the element is not a token",
+    value: "\xa0gzip, br\xa0, zstd",
+    expected: [["zstd", 1]],
+  },
+  {
+    name: "U+00A0 around a weight makes it invalid",
+    value: "gzip;q=\xa00.5, br;\xa0q=0",
+    expected: [["br", 1]],
+  },
+  {
+    name: "a bare q parameter carries no weight",
+    value: "gzip;q, br;q;q=0.5",
+    expected: [["gzip", 1], ["br", 0.5]],
+  },
+  {
+    name: "a weight with a second '=' is invalid",
+    value: "gzip;q=0.5=1, br",
+    expected: [["br", 1]],
+  },
+  {
+    name: "runs of empty elements and parameters are skipped",
+    value: ",,, ;;, gzip;;;q=0.1;;, ,br",
+    expected: [["gzip", 0.1], ["br", 1]],
+  },
 ];
 
 for (const { name, value, expected } of parseCases) {
@@ -364,4 +399,15 @@ Deno.test("chooseEncoding property: a forbidden coding is never chosen", () => {
       },
     ),
   );
+});
+
+Deno.test("parseAcceptEncoding: thousands of elements or parameters cost linear time", () => {
+  const started = performance.now();
+  const many = parseAcceptEncoding("gzip" + ",-5".repeat(10_000));
+  assert.deepEqual([...many], [["gzip", 1], ["-5", 1]]);
+  const params = parseAcceptEncoding("gzip" + ";q".repeat(15_000) + ";q=0.5");
+  assert.deepEqual([...params], [["gzip", 0.5]]);
+  const spaces = parseAcceptEncoding("gzip;q=" + " ".repeat(30_000) + "x");
+  assert.deepEqual([...spaces], []);
+  assert.ok(performance.now() - started < 200);
 });

@@ -7,6 +7,7 @@
  */
 
 import { parseHttpDate } from "./date.ts";
+import { skipOws, trimOws } from "./scan.ts";
 
 /** The validators of the current representation of a resource. */
 export interface Validators {
@@ -40,21 +41,9 @@ export type PreconditionOutcome =
   | "not-modified"
   | "precondition-failed";
 
-const OWS = new Set([" ", "\t"]);
-
-/** Strips optional whitespace (SP / HTAB, RFC 9110 §5.6.3) at both ends. */
-function trimOws(text: string): string {
-  return text.replace(/^[ \t]+|[ \t]+$/g, "");
-}
-
 function isEtagc(code: number): boolean {
   // etagc = %x21 / %x23-7E / obs-text
   return code === 0x21 || (code >= 0x23 && code <= 0x7e) || code >= 0x80;
-}
-
-function skipOws(text: string, i: number): number {
-  while (i < text.length && OWS.has(text[i])) i++;
-  return i;
 }
 
 /**

@@ -502,3 +502,56 @@ Deno.test("parseETagList() reads back any list of valid tags", () => {
     ),
   );
 });
+
+Deno.test("conditional headers take SP and HTAB as OWS, nothing else", () => {
+  const etag = '"a"';
+  const v = { etag, lastModifiedMs: Date.UTC(1994, 10, 6, 8, 49, 37) };
+  // OWS around the value and around commas is skipped.
+  assert.deepEqual(parseETagList(' \t"a" ,\t"b"\t '), ['"a"', '"b"']);
+  assert.equal(parseETagList(" \t* \t"), "*");
+  assert.equal(
+    evaluatePreconditions("GET", { ifNoneMatch: '\t"a"\t' }, v),
+    "not-modified",
+  );
+  assert.equal(ifRangeAllowsRange(' "a"\t', v), true);
+  // U+00A0 (byte 0xA0 of a latin1 head) is not whitespace: the list is
+  // malformed, so nothing matches.
+  assert.deepEqual(parseETagList('\xa0"a"'), []);
+  assert.deepEqual(parseETagList('"a",\xa0"b"'), []);
+  assert.deepEqual(parseETagList("\xa0*"), []);
+  assert.equal(
+    evaluatePreconditions("GET", { ifNoneMatch: '"a"\xa0' }, v),
+    "proceed",
+  );
+  assert.equal(
+    evaluatePreconditions("GET", { ifMatch: '\xa0"a"' }, v),
+    "precondition-failed",
+  );
+  assert.equal(ifRangeAllowsRange('\xa0"a"', v), false);
+  // A value of only U+00A0 is not blank: it is a malformed validator.
+  assert.equal(
+    evaluatePreconditions("GET", { ifMatch: "\xa0" }, v),
+    "precondition-failed",
+  );
+  assert.equal(
+    ifRangeAllowsRange("\xa0Sun, 06 Nov 1994 08:49:37 GMT", v),
+    false,
+  );
+});
+
+Deno.test("conditional headers cost linear time on a long run of spaces", () => {
+  // The regex trim this replaced took seconds on this value.
+  const v = { etag: '"a"', lastModifiedMs: 0 };
+  const value = '"a"' + " ".repeat(100_000) + "x";
+  const started = performance.now();
+  assert.equal(
+    evaluatePreconditions("GET", { ifNoneMatch: value }, v),
+    "proceed",
+  );
+  assert.equal(
+    evaluatePreconditions("GET", { ifMatch: value }, v),
+    "precondition-failed",
+  );
+  assert.equal(ifRangeAllowsRange(value, v), false);
+  assert.ok(performance.now() - started < 100);
+});

@@ -242,3 +242,56 @@ Deno.test("parseHttpDate() never throws on arbitrary text", () => {
     { numRuns: 2000 },
   );
 });
+
+Deno.test("parseHttpDate() trims SP and HTAB only, not U+00A0", () => {
+  assert.equal(
+    parseHttpDate("\t Sunday, 06-Nov-94 08:49:37 GMT\t "),
+    RFC_EXAMPLE,
+  );
+  assert.equal(parseHttpDate(" Sun Nov  6 08:49:37 1994\t"), RFC_EXAMPLE);
+  // Byte 0xA0 of a latin1 head decodes to U+00A0, which trim() removed.
+  assert.equal(parseHttpDate("\xa0Sun, 06 Nov 1994 08:49:37 GMT"), undefined);
+  assert.equal(parseHttpDate("Sun, 06 Nov 1994 08:49:37 GMT\xa0"), undefined);
+  assert.equal(parseHttpDate("\u3000Sun Nov  6 08:49:37 1994"), undefined);
+});
+
+Deno.test("parseHttpDate() rejects any one character changed in a layout", () => {
+  // Every position of each form matters: replacing any one character with
+  // a character of another class (or deleting it) leaves no valid date,
+  // except a digit for a digit or a name for a name.
+  const forms = [
+    "Sun, 06 Nov 1994 08:49:37 GMT",
+    "Sunday, 06-Nov-94 08:49:37 GMT",
+    "Sun Nov 16 08:49:37 1994",
+  ];
+  for (const form of forms) {
+    for (let i = 0; i < form.length; i++) {
+      const deleted = form.slice(0, i) + form.slice(i + 1);
+      assert.equal(parseHttpDate(deleted), undefined, JSON.stringify(deleted));
+      const c = form[i];
+      const other = c >= "0" && c <= "9" ? "x" : c === " " ? "0" : "9";
+      const changed = form.slice(0, i) + other + form.slice(i + 1);
+      assert.equal(parseHttpDate(changed), undefined, JSON.stringify(changed));
+    }
+    assert.equal(parseHttpDate(form + "0"), undefined);
+    assert.equal(parseHttpDate("0" + form), undefined);
+  }
+});
+
+Deno.test("parseHttpDate() reads asctime days with a space or a zero", () => {
+  for (const day of [" 6", "06"]) {
+    assert.equal(parseHttpDate(`Sun Nov ${day} 08:49:37 1994`), RFC_EXAMPLE);
+  }
+  assert.equal(parseHttpDate("Sun Nov 6  08:49:37 1994"), undefined);
+  assert.equal(parseHttpDate("Sun Nov    08:49:37 1994"), undefined);
+});
+
+Deno.test("parseHttpDate() is constant-time on long values", () => {
+  const started = performance.now();
+  for (const unit of [" ", "0", "Sun, ", ",", "Sunday, "]) {
+    const value = "Sun, 06 Nov 1994 08:49:37 GMT" + unit.repeat(30_000) + "x";
+    assert.equal(parseHttpDate(value), undefined);
+    assert.equal(parseHttpDate(unit.repeat(30_000) + "x"), undefined);
+  }
+  assert.ok(performance.now() - started < 100);
+});

@@ -161,6 +161,9 @@ Deno.test("planMultipartByteranges() rejects invalid boundaries and part types",
     { name: "quote in boundary", boundary: 'a"b' },
     { name: "slash in boundary", boundary: "a/b" },
     { name: "CRLF in boundary", boundary: "a\r\nb" },
+    { name: "colon in boundary", boundary: "a:b" },
+    { name: "non-ASCII in boundary", boundary: "a\xe9b" },
+    { name: "U+0130 in boundary", boundary: "a\u0130" },
     { name: "CR in part type", boundary: "ok", type: "text/plain\rX: y" },
     { name: "LF in part type", boundary: "ok", type: "text/plain\nX: y" },
   ];
@@ -178,6 +181,7 @@ Deno.test("planMultipartByteranges() rejects invalid boundaries and part types",
     );
   }
   assert.doesNotThrow(() => planMultipartByteranges([], 1, "", "a".repeat(70)));
+  assert.doesNotThrow(() => planMultipartByteranges([], 1, "", "09AZaz'+_-."));
 });
 
 Deno.test("planMultipartByteranges() rejects ranges outside the file", () => {

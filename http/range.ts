@@ -5,6 +5,15 @@
  * @module
  */
 
+import {
+  asciiLower,
+  isOws,
+  skipDigits,
+  skipOws,
+  stripLeadingZeros,
+  trimOws,
+} from "./scan.ts";
+
 /** A range of bytes; both ends inclusive, as in Content-Range. */
 export interface ByteRange {
   /** Offset of the first byte. */
@@ -49,37 +58,25 @@ type RangeSpec =
 
 const FULL: RangeDecision = { kind: "full" };
 const UNSATISFIABLE: RangeDecision = { kind: "unsatisfiable" };
-const RANGE_SPEC = /^(\d*)-(\d*)$/;
-
-function trimOws(text: string): string {
-  return text.replace(/^[ \t]+|[ \t]+$/g, "");
-}
-
-function stripZeros(digits: string): string {
-  return digits.replace(/^0+(?=\d)/, "");
-}
 
 /** Exact comparison of decimal digit strings of any length. */
 function compareDigits(a: string, b: string): number {
-  const x = stripZeros(a);
-  const y = stripZeros(b);
+  const x = stripLeadingZeros(a);
+  const y = stripLeadingZeros(b);
   if (x.length !== y.length) return x.length - y.length;
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
 /** Converts digits to a number; beyond the safe range, to `Infinity`. */
 function toPosition(digits: string): number {
-  const n = Number(stripZeros(digits));
+  const n = Number(stripLeadingZeros(digits));
   // Anything past 2^53 - 1 is beyond any real file, and rounding it could
   // silently turn one position into another.
   return n > Number.MAX_SAFE_INTEGER ? Infinity : n;
 }
 
-/** Parses one non-empty range-spec; `undefined` when malformed. */
-function parseSpec(text: string): RangeSpec | undefined {
-  const m = RANGE_SPEC.exec(text);
-  if (!m) return undefined;
-  const [, first, last] = m;
+/** Builds a spec from its two digit strings; `undefined` when invalid. */
+function makeSpec(first: string, last: string): RangeSpec | undefined {
   if (first === "") {
     return last === "" ? undefined : { suffix: toPosition(last) };
   }
@@ -92,22 +89,35 @@ function parseSpec(text: string): RangeSpec | undefined {
 /**
  * Parses `bytes=<range-set>` into range-specs, or `undefined` when the
  * header is malformed or uses another unit. Whitespace is allowed only
- * around commas; empty list elements are skipped.
+ * around commas; empty list elements are skipped. One pass over the value:
+ * each range-spec is `*DIGIT "-" *DIGIT`, then OWS, then a comma or the end.
  */
 function parseSpecs(header: string): RangeSpec[] | undefined {
   const value = trimOws(header);
   const eq = value.indexOf("=");
-  if (eq < 0 || value.slice(0, eq).toLowerCase() !== "bytes") return undefined;
-  const elements = value.slice(eq + 1).split(",");
+  if (eq < 0 || asciiLower(value.slice(0, eq)) !== "bytes") return undefined;
   // Whitespace right after "=" is not next to a comma, so it is an error.
-  if (/^[ \t]/.test(elements[0])) return undefined;
+  if (isOws(value.charCodeAt(eq + 1))) return undefined;
   const specs: RangeSpec[] = [];
-  for (const element of elements) {
-    const text = trimOws(element);
-    if (text === "") continue;
-    const spec = parseSpec(text);
+  let i = eq + 1;
+  while (i < value.length) {
+    i = skipOws(value, i);
+    if (i === value.length) break;
+    if (value.charCodeAt(i) === 0x2c /* , */) {
+      i++;
+      continue;
+    }
+    const firstEnd = skipDigits(value, i);
+    if (value.charCodeAt(firstEnd) !== 0x2d /* - */) return undefined;
+    const lastEnd = skipDigits(value, firstEnd + 1);
+    const spec = makeSpec(
+      value.slice(i, firstEnd),
+      value.slice(firstEnd + 1, lastEnd),
+    );
     if (spec === undefined) return undefined;
     specs.push(spec);
+    i = skipOws(value, lastEnd);
+    if (i < value.length && value.charCodeAt(i) !== 0x2c) return undefined;
   }
   return specs.length > 0 ? specs : undefined;
 }

@@ -225,6 +225,55 @@ Deno.test("parseRange() allows OWS only around commas", () => {
   ]);
 });
 
+Deno.test("parseRange() takes SP and HTAB as OWS, nothing else", () => {
+  runRangeCases([
+    {
+      name: "OWS around the whole value",
+      header: " \tbytes=0-9\t ",
+      expected: partial([0, 9]),
+    },
+    {
+      name: "U+00A0 (byte 0xA0) before a spec",
+      header: "bytes=0-9,\xa05-6",
+      expected: FULL,
+    },
+    {
+      name: "U+00A0 after the value",
+      header: "bytes=0-9\xa0",
+      expected: FULL,
+    },
+    { name: "vertical tab", header: "bytes=0-9,\v5-6", expected: FULL },
+    {
+      name: "comma runs and OWS runs",
+      header: "bytes=" + ", \t".repeat(1000) + "0-9" + " ,".repeat(1000),
+      expected: partial([0, 9]),
+    },
+    { name: "upper-case unit", header: "BYTES=0-9", expected: partial([0, 9]) },
+  ]);
+});
+
+Deno.test("parseRange() compares leading-zero positions exactly", () => {
+  runRangeCases([
+    {
+      name: "zeros on both",
+      header: "bytes=0005-0009",
+      expected: partial([5, 9]),
+    },
+    { name: "all zeros", header: "bytes=000-000", expected: partial([0, 0]) },
+    { name: "zero suffix", header: "bytes=-000", expected: UNSATISFIABLE },
+    {
+      name: "long zero run before the digit",
+      header: `bytes=${"0".repeat(5000)}7-${"0".repeat(20)}8`,
+      expected: partial([7, 8]),
+    },
+    {
+      name: "zero-padded last before first",
+      header: "bytes=0010-009",
+      expected: FULL,
+    },
+  ]);
+});
+
 Deno.test("parseRange() sorts and coalesces multiple ranges", () => {
   const gap = COALESCE_GAP;
   runRangeCases([

@@ -6,7 +6,24 @@
  * @module
  */
 
-import { headerValues, listTokens, type RequestHead } from "./request.ts";
+import {
+  headerValues,
+  hexDigitValue,
+  isToken,
+  type RequestHead,
+} from "./request.ts";
+import {
+  asciiLower,
+  asciiSet,
+  elementValueEnd,
+  equalsAsciiLower,
+  forEachListElement,
+  forEachParameter,
+  isDigits,
+  isOws,
+  skipOws,
+  trimOws,
+} from "./scan.ts";
 
 /** The methods a static resource supports, in the order `Allow` lists them. */
 export const ALLOWED_METHODS = ["GET", "HEAD", "OPTIONS"] as const;
@@ -38,10 +55,78 @@ export function classifyMethod(method: string): MethodClass {
   return KNOWN_METHODS.has(method) ? "not-allowed" : "not-implemented";
 }
 
-// uri-host [":" port]: an IP-literal in brackets, or reg-name / IPv4
-// characters (unreserved, pct-encoded, sub-delims), then an optional port.
-const HOST_VALUE =
-  /^(?:\[[0-9A-Fa-f:.]+\]|\[v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?$/;
+// RFC 3986 character classes of a Host value (RFC 9110 §7.2: uri-host
+// [":" port]).
+const SUB_DELIMS = "!$&'()*+,;=";
+const REG_NAME_CHARS = asciiSet("-._~" + SUB_DELIMS, true);
+const IP_FUTURE_CHARS = asciiSet("-._~:" + SUB_DELIMS, true);
+
+/** True when `text[from..to)` is one or more characters of `accept`. */
+function allOf(
+  text: string,
+  from: number,
+  to: number,
+  accept: (code: number) => boolean,
+): boolean {
+  if (from >= to) return false;
+  for (let i = from; i < to; i++) if (!accept(text.charCodeAt(i))) return false;
+  return true;
+}
+
+function isHexDigit(code: number): boolean {
+  return hexDigitValue(code) >= 0;
+}
+
+/**
+ * The inside of an IP-literal's brackets: IPv6 characters (hex digits,
+ * ":" and "." for an embedded IPv4), or an IPvFuture `v1.x`.
+ */
+function isIpLiteralBody(text: string, from: number, to: number): boolean {
+  const first = text.charCodeAt(from);
+  if (first !== 0x76 /* v */ && first !== 0x56 /* V */) {
+    return allOf(
+      text,
+      from,
+      to,
+      (c) => isHexDigit(c) || c === 0x3a || c === 0x2e,
+    );
+  }
+  const dot = text.indexOf(".", from);
+  return dot > 0 && dot < to && allOf(text, from + 1, dot, isHexDigit) &&
+    allOf(text, dot + 1, to, (c) => IP_FUTURE_CHARS[c] === 1);
+}
+
+/**
+ * Whether `value` is a syntactically valid Host field value: an IP-literal
+ * in brackets, or a reg-name / IPv4address (unreserved, sub-delims and
+ * pct-encoded characters, possibly empty), then an optional `:` and port
+ * digits. One pass, no backtracking.
+ */
+export function isValidHostValue(value: string): boolean {
+  let i = 0;
+  if (value.charCodeAt(0) === 0x5b /* [ */) {
+    const close = value.indexOf("]");
+    if (close < 0 || !isIpLiteralBody(value, 1, close)) return false;
+    i = close + 1;
+  } else {
+    while (i < value.length) {
+      const c = value.charCodeAt(i);
+      if (REG_NAME_CHARS[c] === 1) {
+        i++;
+      } else if (
+        c === 0x25 /* % */ && isHexDigit(value.charCodeAt(i + 1)) &&
+        isHexDigit(value.charCodeAt(i + 2))
+      ) {
+        i += 3;
+      } else {
+        break;
+      }
+    }
+  }
+  if (i === value.length) return true;
+  if (value.charCodeAt(i) !== 0x3a /* : */) return false;
+  return i + 1 === value.length || isDigits(value.slice(i + 1));
+}
 
 /**
  * Checks the Host rules of RFC 9112 §3.2: an HTTP/1.1 request needs exactly
@@ -54,7 +139,16 @@ export function checkHost(head: RequestHead): string | undefined {
   if (hosts.length === 0) {
     return head.versionMinor >= 1 ? "Missing Host header" : undefined;
   }
-  return HOST_VALUE.test(hosts[0]) ? undefined : "Invalid Host header";
+  return isValidHostValue(hosts[0]) ? undefined : "Invalid Host header";
+}
+
+/**
+ * Whether an `Expect` value is the one expectation pws meets,
+ * `100-continue` (RFC 9110 §10.1.1), compared case-insensitively; any
+ * other value is answered with 417.
+ */
+export function isExpectContinue(value: string): boolean {
+  return value.length === 12 && asciiLower(value) === "100-continue";
 }
 
 /**
@@ -66,10 +160,12 @@ export function wantsKeepAlive(head: RequestHead): boolean {
   let close = false;
   let keepAlive = false;
   for (const value of headerValues(head, "connection")) {
-    for (const token of listTokens(value)) {
-      if (token === "close") close = true;
-      else if (token === "keep-alive") keepAlive = true;
-    }
+    forEachListElement(value, (start, end) => {
+      if (equalsAsciiLower(value, start, end, "close")) close = true;
+      else if (equalsAsciiLower(value, start, end, "keep-alive")) {
+        keepAlive = true;
+      }
+    });
   }
   if (close) return false;
   return head.versionMinor >= 1 || keepAlive;
@@ -88,16 +184,59 @@ export function isSpaNavigation(
   if (accept === undefined) return false;
   const last = segments[segments.length - 1] ?? "";
   if (last.lastIndexOf(".") > 0) return false;
-  return listTokens(accept).some((range) => {
-    const [type, ...params] = range.split(";").map((p) => p.trim());
-    if (type !== "text/html") return false;
+  let navigation = false;
+  forEachListElement(accept, (start, end) => {
+    // Only a `text/html` range matters: look at nothing else.
+    const typeEnd = elementValueEnd(accept, start, end);
+    if (!equalsAsciiLower(accept, start, typeEnd, "text/html")) return false;
     // text/html;q=0 means "anything but HTML".
-    return !params.some((p) => /^q\s*=\s*0(\.0*)?$/.test(p));
+    let refused = false;
+    forEachParameter(accept, start, end, (nameStart, nameEnd, from, to) => {
+      refused = from >= 0 &&
+        equalsAsciiLower(accept, nameStart, nameEnd, "q") &&
+        isZeroWeight(accept, from, to);
+      return refused;
+    });
+    navigation = !refused;
+    return navigation;
   });
+  return navigation;
 }
 
-const TOKEN_LIST =
-  /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(\s*,\s*[!#$%&'*+\-.^_`|~0-9A-Za-z]+)*$/;
+/**
+ * True when `text[from..to)` is a weight of zero: `0`, `0.`, `0.000` (any
+ * number of zeros, as this check always allowed).
+ */
+function isZeroWeight(text: string, from: number, to: number): boolean {
+  if (from >= to || text.charCodeAt(from) !== 0x30) return false;
+  if (to - from === 1) return true;
+  if (text.charCodeAt(from + 1) !== 0x2e /* . */) return false;
+  for (let i = from + 2; i < to; i++) {
+    if (text.charCodeAt(i) !== 0x30) return false;
+  }
+  return true;
+}
+
+/**
+ * True when `value` is `token *( OWS "," OWS token )`: one or more tokens
+ * separated by single commas (no empty elements), as a CORS preflight's
+ * Access-Control-Request-Headers may be echoed back.
+ */
+export function isTokenList(value: string): boolean {
+  let i = 0;
+  while (true) {
+    const start = i;
+    while (
+      i < value.length && !isOws(value.charCodeAt(i)) &&
+      value.charCodeAt(i) !== 0x2c
+    ) i++;
+    if (!isToken(value.slice(start, i))) return false;
+    i = skipOws(value, i);
+    if (i === value.length) return true;
+    if (value.charCodeAt(i) !== 0x2c /* , */) return false;
+    i = skipOws(value, i + 1);
+  }
+}
 
 /**
  * The extra fields of a CORS preflight answer (Fetch standard), or
@@ -114,9 +253,11 @@ export function corsPreflightHeaders(
     ["Access-Control-Allow-Methods", ALLOW_HEADER_VALUE],
     ["Access-Control-Max-Age", "86400"],
   ];
-  const requested = headerValues(head, "access-control-request-headers")
-    .join(", ").trim();
-  if (requested !== "" && TOKEN_LIST.test(requested)) {
+  const requested = trimOws(
+    headerValues(head, "access-control-request-headers")
+      .join(", "),
+  );
+  if (isTokenList(requested)) {
     headers.push(["Access-Control-Allow-Headers", requested]);
   }
   headers.push(["Vary", "Access-Control-Request-Headers"]);

@@ -6,7 +6,10 @@ import {
   checkHost,
   classifyMethod,
   corsPreflightHeaders,
+  isExpectContinue,
   isSpaNavigation,
+  isTokenList,
+  isValidHostValue,
   type MethodClass,
   wantsKeepAlive,
 } from "./semantics.ts";
@@ -242,5 +245,160 @@ Deno.test("corsPreflightHeaders() does not echo requested headers that are not t
       !headers.some(([name]) => name === "Access-Control-Allow-Headers"),
       JSON.stringify(requested),
     );
+  }
+});
+
+Deno.test("isValidHostValue() reads each part of uri-host [':' port]", () => {
+  const cases: [string, boolean][] = [
+    ["[V1.x]", true], // ABNF literals are case-insensitive (RFC 5234)
+    ["[v1.x]:8080", true],
+    ["[vA.b:c]", true],
+    ["[v.x]", false], // IPvFuture needs at least one hex digit
+    ["[v1.]", false], // and at least one character after the dot
+    ["[v1x]", false],
+    ["[vg.x]", false],
+    ["[v1.x/]", false],
+    ["[1.2.3.4]", true], // IPv6 characters only, as before
+    ["[::1]:", true],
+    ["[::1]]", false],
+    ["[[::1]", false],
+    ["[", false],
+    ["]", false],
+    [":", true], // empty reg-name and empty port
+    [":80", true],
+    ["a:", true],
+    ["a:8:", false],
+    ["%4", false],
+    ["a%4g", false],
+    ["a%41", true],
+    ["%", false],
+    ["a\xa0", false],
+    ["\xe9", false],
+    ["a@b", false],
+  ];
+  for (const [value, valid] of cases) {
+    assert.equal(isValidHostValue(value), valid, JSON.stringify(value));
+  }
+});
+
+Deno.test("isValidHostValue() is linear on long adversarial values", () => {
+  const started = performance.now();
+  for (const unit of ["a", "%41", "%4", ":", "[", "1", "v1."]) {
+    for (const prefix of ["", "[", "[v1.", "a:"]) {
+      isValidHostValue(prefix + unit.repeat(30_000) + "@");
+    }
+  }
+  assert.ok(performance.now() - started < 200);
+});
+
+Deno.test("wantsKeepAlive() takes SP and HTAB as OWS, nothing else", () => {
+  assert.equal(wantsKeepAlive(head([["Connection", "\tclose\t, x"]])), false);
+  assert.equal(wantsKeepAlive(head([["Connection", "x ,\tCLOSE"]])), false);
+  // U+00A0 (byte 0xA0): not the close token, so HTTP/1.1 persists.
+  assert.equal(wantsKeepAlive(head([["Connection", "close\xa0"]])), true);
+  assert.equal(
+    wantsKeepAlive(head([["Connection", "\xa0keep-alive"]], 0)),
+    false,
+  );
+  assert.equal(
+    wantsKeepAlive(head([["Connection", ",,keep-alive,,"]], 0)),
+    true,
+  );
+});
+
+Deno.test("isSpaNavigation() reads media ranges and q=0 with SP/HTAB as OWS", () => {
+  const cases: [string, boolean][] = [
+    ["text/html ;q=0", false],
+    ["text/html;q = 0", false], // OWS around '=' was always tolerated
+    ["text/html;Q=0", false],
+    ["text/html;q=0;level=1", false],
+    ["text/html;level=1;q=0", false],
+    ["text/html;q=1;q=0", false], // any zero weight refuses, as before
+    ["text/html;q=0.", false],
+    ["text/html;q=0.0000", false],
+    ["text/html;q", true],
+    ["text/html;q=", true],
+    ["text/html;q=00", true],
+    ["text/html;q=0.01", true],
+    ["text/html;q=0, text/html", true], // a later range accepts
+    ["\ttext/html\t", true],
+    ["text/html\xa0", false],
+    ["text/html;\xa0q=0", true], // not the q parameter
+    ["text/htmlx", false],
+    ["xtext/html", false],
+    ["text/*", false],
+    [",,,text/html,,,", true],
+  ];
+  for (const [accept, expected] of cases) {
+    assert.equal(
+      isSpaNavigation(["a"], accept),
+      expected,
+      JSON.stringify(accept),
+    );
+  }
+});
+
+Deno.test("isSpaNavigation() is linear on long adversarial Accept values", () => {
+  const started = performance.now();
+  for (const unit of [",", "a,", ";", ";q", " ", "text/html;q=0,"]) {
+    isSpaNavigation(["a"], "text/html" + unit.repeat(30_000) + "x");
+    isSpaNavigation(["a"], unit.repeat(30_000) + ";q=0");
+  }
+  assert.ok(performance.now() - started < 200);
+});
+
+Deno.test("isTokenList() accepts tokens separated by single commas with OWS", () => {
+  const cases: [string, boolean][] = [
+    ["x-a", true],
+    ["x-a,x-b", true],
+    ["x-a , \tx-b", true],
+    ["X-A,Content-Type", true],
+    ["", false],
+    [",", false],
+    ["x-a,", false],
+    [",x-a", false],
+    ["x-a,,x-b", false],
+    ["x-a x-b", false],
+    ["x-a\xa0,x-b", false], // U+00A0 is not OWS
+    ["x-a,\u3000x-b", false],
+    ["x-a;x-b", false],
+    ["x-\xe9", false],
+  ];
+  for (const [value, expected] of cases) {
+    assert.equal(isTokenList(value), expected, JSON.stringify(value));
+  }
+});
+
+Deno.test("corsPreflightHeaders() echoes requested headers trimmed of SP/HTAB only", () => {
+  const preflight = (...requested: string[]) =>
+    corsPreflightHeaders(head([
+      ["Origin", "https://a.example"],
+      ["Access-Control-Request-Method", "GET"],
+      ...requested.map((r): [string, string] => [
+        "Access-Control-Request-Headers",
+        r,
+      ]),
+    ]))!.find(([name]) => name === "Access-Control-Allow-Headers")?.[1];
+  assert.equal(preflight("x-a", "x-b"), "x-a, x-b");
+  assert.equal(preflight("x-a\xa0"), undefined);
+  assert.equal(preflight("", "x-a"), undefined);
+});
+
+Deno.test("isExpectContinue() matches 100-continue case-insensitively only", () => {
+  assert.equal(isExpectContinue("100-continue"), true);
+  assert.equal(isExpectContinue("100-Continue"), true);
+  assert.equal(isExpectContinue("100-CONTINUE"), true);
+  for (
+    const value of [
+      "",
+      "100",
+      "100-continue ",
+      "100-continue, x",
+      "100-continuee",
+      "\xa0100-continue",
+      "200-continue",
+    ]
+  ) {
+    assert.equal(isExpectContinue(value), false, JSON.stringify(value));
   }
 });

@@ -950,6 +950,60 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "listing: a file named back\\slash.txt (POSIX) is listed and served by the link offered",
+  // On Windows a backslash separates path components: no such file exists.
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const files: Files = {
+      "share/back\\slash.txt": "bytes behind a backslash\n",
+      "share/dir\\name/inner.txt": "inner\n",
+    };
+    await withSite(files, LISTING_ON, async ({ port }) => {
+      const rows = listingRows((await get(port, "/share/")).text);
+      assert.deepEqual(rows.map((r) => [r.label, r.href]), [
+        ["../", "../"],
+        ["dir\\name/", "./dir%5Cname/"],
+        ["back\\slash.txt", "./back%5Cslash.txt"],
+      ]);
+      const file = await get(port, pathOf(rows[2].href, "/share/"));
+      assert.equal(file.status, 200);
+      assert.equal(file.text, "bytes behind a backslash\n");
+      assert.equal(file.header("content-type"), "text/plain; charset=utf-8");
+      // A raw backslash names the same file.
+      assert.equal((await get(port, "/share/back\\slash.txt")).status, 200);
+
+      const dir = await get(port, pathOf(rows[1].href, "/share/"));
+      assert.equal(dir.status, 200);
+      const inner = listingRows(dir.text).find((r) => r.label === "inner.txt");
+      assert.ok(inner !== undefined, "the directory lists its file");
+      const innerFile = await get(
+        port,
+        pathOf(inner.href, "/share/dir%5Cname/"),
+      );
+      assert.equal(innerFile.text, "inner\n");
+      // Without its slash, the directory redirects to an encoded path that
+      // no browser can read as another host (a raw "/\\" would be).
+      const redirect = await get(port, "/share/dir%5Cname");
+      assert.equal(redirect.status, 301);
+      assert.equal(redirect.header("location"), "/share/dir%5Cname/");
+
+      const json = await get(port, "/share/", {
+        headers: { Accept: "application/json" },
+      });
+      const urls = (JSON.parse(json.text) as { url: string }[]).map((e) =>
+        e.url
+      );
+      assert.deepEqual(urls, ["/share/dir%5Cname/", "/share/back%5Cslash.txt"]);
+      assert.equal(
+        (await get(port, urls[1])).text,
+        "bytes behind a backslash\n",
+      );
+    });
+  },
+});
+
 // ---------------------------------------------------------------------------
 // Dotfiles policy
 
