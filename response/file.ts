@@ -7,7 +7,6 @@
  * @module
  */
 
-import { once } from "node:events";
 import { ConnectionClosed, STREAM_BUFFER_BYTES } from "../http1/connection.ts";
 import type { Connection, Exchange } from "../http1/connection.ts";
 import {
@@ -29,11 +28,11 @@ import type { ResponseHeaders } from "../http/response.ts";
 import {
   chooseRepresentation,
   compressBytes,
-  createCompressor,
   MAX_BUFFERED_COMPRESS_BYTES,
   type RepresentationChoice,
   SIDECAR_CODINGS,
 } from "../files/compress.ts";
+import { compressionPool } from "../files/compress_pool.ts";
 import { contentDigest, contentETag, fileETag } from "../files/etag.ts";
 import {
   type CachedFile,
@@ -754,9 +753,10 @@ async function sendCompressed(
 }
 
 /**
- * Pipes `size` bytes of `file` through a compressor into chunked framing.
- * Memory stays bounded: the reader waits for the compressor to drain, and
- * the compressor's output is written (awaited) chunk by chunk.
+ * Sends `size` bytes of `file` compressed into chunked framing, through a
+ * stream of the compression pool: one chunk read, compressed on a pool
+ * thread and written at a time, so memory stays bounded and the event loop
+ * never compresses.
  */
 async function streamCompressed(
   c: Connection,
@@ -765,39 +765,31 @@ async function streamCompressed(
   coding: string,
 ): Promise<void> {
   await file.seek(0, Deno.SeekMode.Start);
-  const compressor = createCompressor(coding);
-  let truncated = false;
-  const feed = (async () => {
+  const stream = await compressionPool.openStream(coding);
+  try {
     let remaining = size;
     while (remaining > 0) {
+      // A fresh buffer each time: push() hands it over to the thread.
       const chunk = new Uint8Array(Math.min(COMPRESS_CHUNK_BYTES, remaining));
       const n = await file.read(chunk);
-      if (n === null || n === 0) {
-        truncated = true;
-        break;
-      }
+      // Without the last chunk the client sees the body as incomplete.
+      if (n === null || n === 0) throw new ConnectionClosed();
       remaining -= n;
-      if (!compressor.write(chunk.subarray(0, n))) {
-        await once(compressor, "drain");
-      }
+      await writeChunk(c, await stream.push(chunk.subarray(0, n)));
     }
-    compressor.end();
-  })();
-  feed.catch(() => compressor.destroy());
-  try {
-    for await (const out of compressor as AsyncIterable<Uint8Array>) {
-      if (out.length === 0) continue;
-      await c.write(encoder.encode(out.length.toString(16) + "\r\n"));
-      await c.write(out);
-      await c.write(CRLF);
-    }
-    await feed;
+    await writeChunk(c, await stream.end());
   } finally {
-    compressor.destroy();
+    stream.abort();
   }
-  // Without the last chunk the client sees the body as incomplete.
-  if (truncated) throw new ConnectionClosed();
   await c.write(LAST_CHUNK);
+}
+
+/** Writes `bytes` as one chunk of a chunked body; nothing when empty. */
+async function writeChunk(c: Connection, bytes: Uint8Array): Promise<void> {
+  if (bytes.length === 0) return;
+  await c.write(encoder.encode(bytes.length.toString(16) + "\r\n"));
+  await c.write(bytes);
+  await c.write(CRLF);
 }
 
 const CRLF = encoder.encode("\r\n");
