@@ -15,8 +15,8 @@
  *   cache); every output is transferred back without a copy.
  * - Streams keep their zlib state in one thread; a stream has at most one
  *   chunk in flight, whose buffer is transferred, and at most
- *   {@linkcode DEFAULT_MAX_STREAMS} are open at once (about 1 MiB each for
- *   brotli); more wait for a slot.
+ *   {@linkcode STREAMS_PER_THREAD} per thread are open at once (up to 50
+ *   MiB each for brotli); more wait for a slot.
  * - A thread that dies fails its jobs and streams with
  *   {@linkcode CompressionThreadError}; the next job starts a new one.
  *
@@ -40,8 +40,12 @@ export type PoolReply =
 /** Threads exit after this long without jobs or open streams. */
 export const DEFAULT_IDLE_MS = 30_000;
 
-/** Streams open at once (each holds a compressor's state in a thread). */
-export const DEFAULT_MAX_STREAMS = 64;
+/**
+ * Streams open at once per thread. Each holds a compressor in its thread:
+ * about 50 MiB for brotli (Deno's encoder at quality 4 with a 4 MiB
+ * window), 11 MiB for zstd, 8 MiB for gzip, so this bounds that memory.
+ */
+export const STREAMS_PER_THREAD = 8;
 
 /** Jobs and stream openings that may wait; more are refused. */
 export const DEFAULT_MAX_WAITING = 4096;
@@ -87,7 +91,7 @@ export interface CompressPoolOptions {
   maxThreads?: number;
   /** Idle time after which a thread exits (default 30 s). */
   idleMs?: number;
-  /** Streams open at once (default 64). */
+  /** Streams open at once (default 8 per thread). */
   maxStreams?: number;
   /** Waiting jobs and stream openings (default 4096). */
   maxWaiting?: number;
@@ -158,7 +162,8 @@ export class CompressPool {
   constructor(options: CompressPoolOptions = {}) {
     this.maxThreads = options.maxThreads ?? defaultThreadCount();
     this.idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
-    this.maxStreams = options.maxStreams ?? DEFAULT_MAX_STREAMS;
+    this.maxStreams = options.maxStreams ??
+      STREAMS_PER_THREAD * this.maxThreads;
     this.maxWaiting = options.maxWaiting ?? DEFAULT_MAX_WAITING;
     this.#workerUrl = options.workerUrl ??
       import.meta.resolve("./compress_worker.js");
