@@ -312,7 +312,7 @@ Deno.test({
   ignore: Deno.build.os !== "linux",
   async fn() {
     // Settled: a file changed within the last second or two is tagged by a
-    // digest of its content, and digests run on the pool too.
+    // digest of its content, and large digests run on the pool too.
     const dir = await makeSettledDir("pws-pool-", {
       "page.txt": sampleText(20_000),
     });
