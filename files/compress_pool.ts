@@ -203,9 +203,11 @@ export class CompressPool {
       if (this.#waitingCount() >= this.maxWaiting) {
         throw new CompressionBusyError();
       }
+      // A stream that ends hands its slot over (see #releaseStream).
       await new Promise<void>((resolve) => this.#waitingStreams.push(resolve));
+    } else {
+      this.#openStreams++;
     }
-    this.#openStreams++;
     const thread = this.#pickThread((t) => t.streams.size);
     const number = this.#nextId++;
     const stream = new PoolStream(number, {
@@ -249,8 +251,10 @@ export class CompressPool {
   /** Forgets a stream that ended or was dropped, freeing its slot. */
   #releaseStream(thread: PoolThread, stream: PoolStream): void {
     if (!thread.streams.delete(stream)) return;
-    this.#openStreams--;
-    this.#waitingStreams.shift()?.();
+    // Handed over directly, so that no newcomer takes it in between.
+    const next = this.#waitingStreams.shift();
+    if (next === undefined) this.#openStreams--;
+    else next();
     this.#maybeIdle(thread);
   }
 

@@ -222,6 +222,25 @@ Deno.test("an aborted stream is released by its thread", async () => {
   }
 });
 
+Deno.test("a freed stream slot goes to the stream that waited for it", async () => {
+  const pool = testPool({ maxThreads: 1, maxStreams: 1 });
+  try {
+    const first = await pool.openStream("gzip");
+    const waited = pool.openStream("gzip");
+    first.abort();
+    // A newcomer right after the abort must not take the freed slot too.
+    const newcomer = pool.openStream("gzip");
+    const second = await waited;
+    await delay(20);
+    assert.equal(pool.openStreams, 1, "never more streams than maxStreams");
+    second.abort();
+    (await newcomer).abort();
+    assert.equal(pool.openStreams, 0);
+  } finally {
+    pool.close();
+  }
+});
+
 Deno.test("a thread that dies fails its jobs and streams; the next call works", async () => {
   const pool = testPool({ maxThreads: 1 });
   try {
