@@ -23,6 +23,14 @@
  * @module
  */
 
+import {
+  CompressionThreadError,
+  type CompressStream,
+  PoolStream,
+} from "./compress_stream.ts";
+
+export { CompressionThreadError, type CompressStream };
+
 /** A message from the pool to a compression thread. */
 export type PoolRequest =
   | { kind: "compress"; id: number; coding: string; bytes: Uint8Array }
@@ -77,14 +85,6 @@ export class CompressionBusyError extends Error {
   }
 }
 
-/** Thrown when the thread running a job or holding a stream died. */
-export class CompressionThreadError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "CompressionThreadError";
-  }
-}
-
 /** Options of {@linkcode CompressPool}. */
 export interface CompressPoolOptions {
   /** Threads at most (default {@linkcode defaultThreadCount}). */
@@ -97,23 +97,6 @@ export interface CompressPoolOptions {
   maxWaiting?: number;
   /** The thread's module (default `./compress_worker.js`); for tests. */
   workerUrl?: string;
-}
-
-/**
- * Compresses a large body piece by piece on one pool thread. One call at a
- * time: each `push` must settle before the next call.
- */
-export interface CompressStream {
-  /**
-   * Compresses `chunk` and returns the output produced so far (often empty:
-   * compressors buffer). The chunk's buffer is transferred to the thread,
-   * so the caller must not use it again.
-   */
-  push(chunk: Uint8Array): Promise<Uint8Array>;
-  /** Finishes the stream and returns the rest of the output. */
-  end(): Promise<Uint8Array>;
-  /** Drops the stream and its state; a no-op once it has ended. */
-  abort(): void;
 }
 
 interface Pending {
@@ -398,67 +381,6 @@ export class CompressPool {
     for (const p of pending) p.reject(new CompressionThreadError(message));
     // Jobs still waiting go to a new thread.
     this.#dispatch();
-  }
-}
-
-/** What a stream needs from its pool, bound to the stream's thread. */
-interface StreamLink {
-  request(request: PoolRequest): Promise<Uint8Array>;
-  post(request: PoolRequest): void;
-  nextId(): number;
-  release(): void;
-}
-
-/** A stream of a {@linkcode CompressPool}; its state lives in one thread. */
-class PoolStream implements CompressStream {
-  /** Set when its thread died: every later call fails. */
-  broken = false;
-  #busy = false;
-  #closed = false;
-
-  constructor(readonly number: number, readonly link: StreamLink) {}
-
-  push(chunk: Uint8Array): Promise<Uint8Array> {
-    return this.#call({
-      kind: "push",
-      id: this.link.nextId(),
-      stream: this.number,
-      bytes: chunk,
-    });
-  }
-
-  async end(): Promise<Uint8Array> {
-    try {
-      return await this.#call({
-        kind: "end",
-        id: this.link.nextId(),
-        stream: this.number,
-      });
-    } finally {
-      this.#closed = true;
-      this.link.release();
-    }
-  }
-
-  abort(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.link.post({ kind: "abort", stream: this.number });
-    this.link.release();
-  }
-
-  async #call(request: PoolRequest): Promise<Uint8Array> {
-    if (this.broken) {
-      throw new CompressionThreadError("compression thread died");
-    }
-    if (this.#closed) throw new Error("compression stream closed");
-    if (this.#busy) throw new Error("one call at a time on a stream");
-    this.#busy = true;
-    try {
-      return await this.link.request(request);
-    } finally {
-      this.#busy = false;
-    }
   }
 }
 
