@@ -1,14 +1,14 @@
 /**
- * Content codings pws produces itself (gzip, brotli, zstd via node:zlib):
- * in memory for small files, cached and bounded, and as a stream for large
- * ones. Also the pure choice of which representation to send.
+ * Content codings pws produces itself (gzip, brotli, zstd via node:zlib,
+ * on the threads of `compress_pool.ts`): in memory for small files, cached
+ * and bounded; large ones stream through `compressionPool.openStream`.
+ * Also the pure choice of which representation to send.
  *
  * @module
  */
 
-import zlib from "node:zlib";
-import { promisify } from "node:util";
 import { chooseEncoding } from "../http/accept_encoding.ts";
+import { compressionPool } from "./compress_pool.ts";
 
 /** Codings pws can produce on the fly, in the server's preference order. */
 export const DYNAMIC_CODINGS = ["br", "zstd", "gzip"] as const;
@@ -82,53 +82,17 @@ export function chooseRepresentation(
   return { coding, source: "dynamic" };
 }
 
-const gzip = promisify(zlib.gzip);
-const brotli = promisify(zlib.brotliCompress);
-const zstd = promisify(zlib.zstdCompress);
-
 /**
- * Compresses bytes off the main thread (zlib runs in the thread pool).
- * Levels favour speed with a good ratio, as a dynamic server should.
+ * Compresses bytes with `coding` (br, zstd or gzip) on a thread of the
+ * compression pool, never on the event loop. `bytes` is copied to the
+ * thread and stays the caller's. Levels favour speed with a good ratio, as
+ * a dynamic server should.
  */
-export async function compressBytes(
+export function compressBytes(
   bytes: Uint8Array,
   coding: string,
 ): Promise<Uint8Array> {
-  switch (coding) {
-    case "gzip":
-      return new Uint8Array(await gzip(bytes, { level: 6 }));
-    case "br":
-      return new Uint8Array(
-        await brotli(bytes, {
-          params: {
-            [zlib.constants.BROTLI_PARAM_QUALITY]: 5,
-            [zlib.constants.BROTLI_PARAM_SIZE_HINT]: bytes.length,
-          },
-        }),
-      );
-    case "zstd":
-      return new Uint8Array(await zstd(bytes));
-    default:
-      throw new Error(`unsupported coding ${coding}`);
-  }
-}
-
-/** A streaming compressor (a Node Transform) for large files. */
-export function createCompressor(
-  coding: string,
-): zlib.Gzip | zlib.BrotliCompress | zlib.ZstdCompress {
-  switch (coding) {
-    case "gzip":
-      return zlib.createGzip({ level: 6 });
-    case "br":
-      return zlib.createBrotliCompress({
-        params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 },
-      });
-    case "zstd":
-      return zlib.createZstdCompress();
-    default:
-      throw new Error(`unsupported coding ${coding}`);
-  }
+  return compressionPool.compress(bytes, coding);
 }
 
 /**

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { contentETag, fileETag, type FileTagInfo } from "./etag.ts";
+import { createHash } from "node:crypto";
+import { compressionPool } from "./compress_pool.ts";
+import {
+  contentDigest,
+  contentETag,
+  fileETag,
+  type FileTagInfo,
+} from "./etag.ts";
 
 const BASE: FileTagInfo = {
   size: 1024,
@@ -116,4 +123,22 @@ Deno.test("fileETag() maps distinct metadata to distinct tags", () => {
       assert.equal(fileETag(a) === fileETag(b), same);
     }),
   );
+});
+
+/** The first 128 bits of SHA-256 in hex, computed by node:crypto. */
+function expectedDigest(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex").slice(0, 32);
+}
+
+Deno.test("contentDigest() of a small file stays on the event loop; a large one goes to a pool thread", async () => {
+  // Small: about 0.1 ms here, less than a trip to a thread
+  // and far less than starting one (40-60 ms of stalled event loop).
+  const started = compressionPool.threadsStarted;
+  const small = new Uint8Array(16 * 1024).map((_, i) => i * 7);
+  assert.equal(await contentDigest(small), expectedDigest(small));
+  assert.equal(compressionPool.threadsStarted, started, "no thread started");
+  // Large: about 4 ms per MiB of stalled event loop, so a thread does it.
+  const large = new Uint8Array(1024 * 1024).map((_, i) => i * 13);
+  assert.equal(await contentDigest(large), expectedDigest(large));
+  assert.ok(compressionPool.threadCount >= 1, "a pool thread did it");
 });

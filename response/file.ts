@@ -30,6 +30,7 @@ import {
   type RepresentationChoice,
   SIDECAR_CODINGS,
 } from "../files/compress.ts";
+import { compressionPool } from "../files/compress_pool.ts";
 import { contentDigest, contentETag, fileETag } from "../files/etag.ts";
 import { type CachedFile, type FileStamp, isSettled } from "../files/cache.ts";
 import {
@@ -332,6 +333,15 @@ export async function serveFile(
           headerValue(head, "range") !== undefined,
         canStream: sink.canStream,
       });
+    }
+    if (
+      choice.source === "dynamic" &&
+      identity.stamp.size > MAX_BUFFERED_COMPRESS_BYTES &&
+      !compressionPool.hasFreeStream
+    ) {
+      // Every compression stream is taken (slow clients hold them): send
+      // identity now rather than make this client wait for a slot.
+      choice = IDENTITY;
     }
     if (choice.source === "sidecar") {
       const sidecar = await openSidecar(ctx, path + suffixOf(choice.coding));

@@ -1,13 +1,13 @@
 /**
  * Content produced while it is sent: a file compressed on the fly, read
- * in chunks and handed to a compressor, with bounded memory (one chunk in
- * flight).
+ * in chunks and compressed on a thread of the compression pool
+ * (files/compress_pool.ts), one chunk in flight, so memory stays bounded
+ * and the event loop never compresses.
  *
  * @module
  */
 
-import { once } from "node:events";
-import { createCompressor } from "../files/compress.ts";
+import { compressionPool } from "../files/compress_pool.ts";
 import { readAt } from "../files/open.ts";
 
 /** Chunk size fed to a streaming compressor. */
@@ -18,46 +18,36 @@ export class TruncatedContent extends Error {}
 
 /**
  * Compresses `size` bytes of `source` (bytes in memory or an open file's
- * descriptor) with `coding`, yielding compressed chunks. Throws
- * {@linkcode TruncatedContent} when the file ends early: without the
- * last chunk the client sees the body as incomplete.
+ * descriptor) with `coding`, yielding compressed chunks (some may be
+ * empty: compressors buffer). Throws {@linkcode TruncatedContent} when the
+ * file ends early: without the last chunk the client sees the body as
+ * incomplete.
  */
 export async function* compressedStream(
   source: Uint8Array | number,
   size: number,
   coding: string,
 ): AsyncIterable<Uint8Array> {
-  const compressor = createCompressor(coding);
-  let truncated = false;
-  const feed = (async () => {
+  const stream = await compressionPool.openStream(coding);
+  try {
     let position = 0;
     while (position < size) {
       const want = Math.min(COMPRESS_CHUNK_BYTES, size - position);
-      let chunk: Uint8Array;
+      // A fresh buffer each time: push() hands it over to the thread.
+      const chunk = new Uint8Array(want);
+      let n: number;
       if (typeof source === "number") {
-        chunk = new Uint8Array(want);
-        const n = await readAt(source, chunk, position);
-        if (n === 0) {
-          truncated = true;
-          break;
-        }
-        chunk = chunk.subarray(0, n);
+        n = await readAt(source, chunk, position);
+        if (n === 0) throw new TruncatedContent();
       } else {
-        chunk = source.subarray(position, position + want);
+        chunk.set(source.subarray(position, position + want));
+        n = want;
       }
-      position += chunk.length;
-      if (!compressor.write(chunk)) await once(compressor, "drain");
+      position += n;
+      yield await stream.push(chunk.subarray(0, n));
     }
-    compressor.end();
-  })();
-  feed.catch(() => compressor.destroy());
-  try {
-    for await (const out of compressor as AsyncIterable<Uint8Array>) {
-      if (out.length > 0) yield out;
-    }
-    await feed;
+    yield await stream.end();
   } finally {
-    compressor.destroy();
+    stream.abort();
   }
-  if (truncated) throw new TruncatedContent();
 }

@@ -8,6 +8,7 @@
  */
 
 import assert from "node:assert/strict";
+import { gunzipSync } from "node:zlib";
 import { VERSION } from "../server/config.ts";
 
 const repo = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -34,6 +35,38 @@ async function compile(): Promise<{ ok: boolean; why: string }> {
       "is not set"
     : stderr.split("\n").find((line) => line.includes("error")) ?? stderr;
   return { ok: out.success, why };
+}
+
+/** A compressible text file, large enough to be compressed. */
+const PAGE_TEXT = "compressed by a pool thread\n".repeat(200);
+
+/**
+ * Sends a GET with `Connection: close` and one extra header line over raw
+ * TCP (fetch would decompress), and splits the answer into head and body.
+ */
+async function getRaw(
+  url: string,
+  path: string,
+  header: string,
+): Promise<{ head: string; body: Uint8Array }> {
+  const { hostname, port } = new URL(url);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  await conn.write(new TextEncoder().encode(
+    `GET ${path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n${header}\r\n\r\n`,
+  ));
+  const bytes = new Uint8Array(await new Response(conn.readable).arrayBuffer());
+  let end = 0;
+  while (
+    end + 3 < bytes.length &&
+    !(bytes[end] === 13 && bytes[end + 1] === 10 && bytes[end + 2] === 13 &&
+      bytes[end + 3] === 10)
+  ) {
+    end++;
+  }
+  return {
+    head: new TextDecoder().decode(bytes.subarray(0, end + 4)),
+    body: bytes.subarray(end + 4),
+  };
 }
 
 const built = await compile();
@@ -64,6 +97,7 @@ Deno.test({
       assert.equal(usage.code, 2);
 
       await Deno.writeTextFile(`${workDir}/hello.txt`, "hello from pws\n");
+      await Deno.writeTextFile(`${workDir}/page.txt`, PAGE_TEXT);
       const server = new Deno.Command(binary, {
         args: ["--root", workDir, "--host", "127.0.0.1", "--quiet", "0"],
         stdout: "piped",
@@ -82,6 +116,14 @@ Deno.test({
         const res = await fetch(url + "hello.txt");
         assert.equal(res.status, 200);
         assert.equal(await res.text(), "hello from pws\n");
+        // Compression runs on a worker thread: its module must be inside.
+        const gzipped = await getRaw(url, "/page.txt", "Accept-Encoding: gzip");
+        assert.match(gzipped.head, /^HTTP\/1\.1 200 /);
+        assert.match(gzipped.head, /\r\nContent-Encoding: gzip\r\n/i);
+        assert.equal(
+          new TextDecoder().decode(gunzipSync(gzipped.body)),
+          PAGE_TEXT,
+        );
         reader.releaseLock();
       } finally {
         server.kill("SIGTERM");
