@@ -18,6 +18,7 @@ import {
   StartupError,
 } from "./server/server.ts";
 import { startWorkerGroup, type WorkerGroup } from "./server/workers.ts";
+import { kernelPathsAvailable } from "./files/open.ts";
 
 /** The addresses a person on this machine or network can click. */
 function clickableUrls(hostname: string, port: number): string[] {
@@ -89,6 +90,13 @@ export async function main(args: string[]): Promise<number> {
   const say = config.logFormat === "json" ? console.error : console.log;
   say(`pws ${VERSION} serving ${root} on ${server.url}`);
   for (const line of clickableUrls(server.hostname, server.port)) say(line);
+  if (!kernelPathsAvailable()) {
+    console.error(
+      "pws: without --allow-all, Deno hides /proc/self/fd, so files are " +
+        "checked by real path and inode; a directory swapped at exactly " +
+        "the wrong microseconds could slip past (see README: threat model)",
+    );
+  }
   return await stopped;
 }
 

@@ -282,8 +282,7 @@ function nginxSpec(id: "nginx-a" | "nginx-b"): ServerSpec {
 const DENO_RUN = [
   Deno.execPath(),
   "run",
-  "--allow-net",
-  "--allow-read",
+  "--allow-all",
   "--v8-flags=--max-semi-space-size=1",
 ];
 
@@ -300,7 +299,7 @@ const pwsSpec: ServerSpec = {
   id: "pws",
   label: "pws",
   about:
-    "this project: `deno run --allow-net --allow-read --v8-flags=--max-semi-space-size=1 main.ts --quiet --root DIR --host 127.0.0.1 0` (access log off, as in the nginx configs)",
+    "this project: `deno run --allow-all --v8-flags=--max-semi-space-size=1 main.ts --quiet --root DIR --host 127.0.0.1 0` (access log off, as in the nginx configs)",
   async prepare(ctx) {
     try {
       await Deno.stat(`${ctx.repoDir}/main.ts`);

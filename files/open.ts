@@ -13,11 +13,14 @@
  *
  * What was checked is what is read: no path is looked up twice, so no swap
  * of a symlink or a directory between a check and an open can slip an
- * outside file in. Where `/proc/self/fd` cannot be read (another OS, or a
- * `--allow-read` limited to the root), step 3 falls back to the real path
- * of the name plus a device-and-inode comparison with the handle, which
- * leaves a window of microseconds between the two; the server says so at
- * start-up.
+ * outside file in.
+ *
+ * Deno lets a program read `/proc/self/fd` only with `--allow-all` (as
+ * `deno task start` and the compiled `pws` run). Without it (or on another
+ * OS), step 3 falls back to the real path of the name plus device-and-inode
+ * comparisons with the handle, before and after a second lookup: a
+ * directory on the way swapped for a link at exactly the wrong
+ * microseconds could still slip through, so the server says so at start.
  *
  * Handles are plain descriptors read with `pread` (`fs.readSync` with a
  * position), so one open file can serve concurrent ranges.
@@ -172,13 +175,28 @@ function describeHandle(
     }
     return { info, realPath };
   }
-  // Fallback: the name's real path must still lead to the very inode that
-  // was opened (a window of microseconds remains; see the module doc).
+  return describeByName(fd, openedAs);
+}
+
+/**
+ * Without kernel paths: the name's real path must lead to the very inode
+ * that was opened, and still do so after a second look. Between an open
+ * and a real-path lookup a directory on the way can be swapped for a link
+ * and back; to slip an outside file through, it would have to be swapped
+ * at each of these calls in turn, within microseconds.
+ */
+function describeByName(
+  fd: number,
+  openedAs: string,
+): { info: Deno.FileInfo; realPath: string } | undefined {
   const handle = fs.fstatSync(fd);
   const realPath = Deno.realPathSync(openedAs);
-  const named = Deno.statSync(realPath);
+  const named = Deno.lstatSync(realPath);
   if (named.dev !== handle.dev || named.ino !== handle.ino) return undefined;
-  return { info: named, realPath };
+  if (Deno.realPathSync(openedAs) !== realPath) return undefined;
+  const again = Deno.lstatSync(realPath);
+  if (again.dev !== handle.dev || again.ino !== handle.ino) return undefined;
+  return { info: again, realPath };
 }
 
 /**

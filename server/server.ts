@@ -18,7 +18,6 @@ import { FileCache } from "../files/cache.ts";
 import { AccessLog } from "./log.ts";
 import { ReplayCache } from "../http1/replay.ts";
 import { FileHandlePool } from "../files/handles.ts";
-import { kernelPathsAvailable } from "../files/open.ts";
 import { serializeResponseHead } from "../http/response.ts";
 
 /** A running server, as returned by {@linkcode startServer}. */
@@ -153,13 +152,6 @@ export function startServer(options: StartOptions): RunningServer {
     ...defaultConfig(resolveRoot(options.root)),
     ...options.config,
   };
-  if (!kernelPathsAvailable(config.rootReal)) {
-    console.error(
-      "pws: /proc/self/fd is not readable here, so files are checked by " +
-        "their real path and inode, which leaves a window of microseconds " +
-        "for a symlink swap (run with --allow-read on Linux to close it)",
-    );
-  }
   const listener = listen(
     options.hostname,
     options.port,

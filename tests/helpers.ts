@@ -587,7 +587,10 @@ export interface StoppedServer {
 
 /** Options of {@linkcode spawnServer}. */
 export interface SpawnOptions {
-  /** Deno permission flags (default `--allow-net --allow-read`). */
+  /**
+   * Deno permission flags (default `--allow-all`, as `deno task start`
+   * and the compiled binary run).
+   */
   permissions?: readonly string[];
   /** Working directory (default the repository). */
   cwd?: string;
@@ -608,7 +611,7 @@ async function drain(
 }
 
 /**
- * Runs `deno run --allow-net --allow-read main.ts ...args` and waits for
+ * Runs `deno run --allow-all main.ts ...args` and waits for
  * the startup line (the first on stdout, or the banner on stderr with
  * `--log-format json`), which must contain the `http://HOST:PORT/` URL.
  * Throws (after stopping the process) when the line does not come.
@@ -617,7 +620,7 @@ export async function spawnServer(
   args: readonly string[],
   options: SpawnOptions = {},
 ): Promise<SpawnedServer> {
-  const permissions = options.permissions ?? ["--allow-net", "--allow-read"];
+  const permissions = options.permissions ?? ["--allow-all"];
   const process = new Deno.Command(Deno.execPath(), {
     // The V8 flag of `deno task start` and of the compiled binary.
     args: [

@@ -6,6 +6,10 @@
  * - `flipper.ts symlink LINK TARGET_A TARGET_B SECONDS`: LINK becomes a
  *   symlink to A, then to B, and so on, each swap atomic (a new link
  *   renamed over the old one);
+ * - `flipper.ts dirswap DIR OUTSIDE SECONDS`: the real directory DIR is
+ *   renamed away and a symlink to OUTSIDE put in its place, then the
+ *   directory is renamed back, and so on (so DIR is by turns a real
+ *   directory inside the root and a way out of it);
  * - `flipper.ts rotate PATH SECONDS HOME...`: the HOMEs (a file, a FIFO, a
  *   directory made beforehand) take turns at PATH, each renamed there and
  *   back to its home when the next one's turn comes.
@@ -63,7 +67,25 @@ function rotateLoop(path: string, homes: string[], until: number) {
   Deno.renameSync(path, homes[current]);
 }
 
-if (mode === "symlink") {
+function dirswapLoop(dir: string, outside: string, until: number) {
+  const away = `${dir}.away-${Deno.pid}`;
+  const link = `${dir}.link-${Deno.pid}`;
+  Deno.symlinkSync(outside, link);
+  while (running(until)) {
+    Deno.renameSync(dir, away);
+    Deno.renameSync(link, dir);
+    flips++;
+    Deno.renameSync(dir, link);
+    Deno.renameSync(away, dir);
+    flips++;
+  }
+  Deno.removeSync(link);
+}
+
+if (mode === "dirswap") {
+  const [dir, outside, seconds] = args;
+  dirswapLoop(dir, outside, Date.now() + Number(seconds) * 1000);
+} else if (mode === "symlink") {
   const [link, a, b, seconds] = args;
   symlinkLoop(link, a, b, Date.now() + Number(seconds) * 1000);
 } else if (mode === "rotate") {
