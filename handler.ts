@@ -38,7 +38,8 @@ import { serveFile } from "./response/file.ts";
 import { listingReply } from "./response/listing.ts";
 import { emptyReply, errorReply, redirectReply } from "./response/respond.ts";
 import type { ReplySink } from "./response/reply.ts";
-import { Http1Sink } from "./http1/writer.ts";
+import { Http1Sink, writeReady } from "./http1/writer.ts";
+import type { ReadyResponse } from "./files/cache.ts";
 import type { ReplayEntry } from "./http1/replay.ts";
 import { currentHttpSecond } from "./http/response.ts";
 
@@ -140,19 +141,19 @@ async function serveOneRequest(
   const replay = c.ctx.replay.find(c.buffer, headStart, headEnd);
   if (replay !== undefined) {
     const keepAlive = replay.askedKeepAlive && canKeepAlive(c);
-    const bytes = keepAlive === replay.keepAlive
-      ? replayBytes(c, replay)
+    const ready = keepAlive === replay.keepAlive
+      ? replayReady(c, replay)
       : undefined;
-    if (bytes !== undefined) {
+    if (ready !== undefined) {
       c.start = headEnd;
       onExchange({
         head: replay.head,
         keepAlive,
         headOnly: replay.head.method === "HEAD",
       });
-      c.status = replay.status;
       c.ctx.replay.hits++;
-      await c.write(bytes);
+      await writeReady(c, ready);
+      c.releaseStreamBuffer();
       return keepAlive;
     }
   }
@@ -225,10 +226,10 @@ function canKeepAlive(c: Connection): boolean {
  * The ready response that answered `entry`'s head before, if it still
  * holds: the file unchanged since (one stat) and the same second (Date).
  */
-function replayBytes(
+function replayReady(
   c: Connection,
   entry: ReplayEntry,
-): Uint8Array | undefined {
+): ReadyResponse | undefined {
   let info: Deno.FileInfo;
   try {
     info = Deno.statSync(entry.path);
@@ -238,7 +239,7 @@ function replayBytes(
   const ready = c.ctx.fileCache.getIfUnchanged(entry.path, info)
     ?.ready?.[entry.readyIndex];
   return ready !== undefined && ready.second === currentHttpSecond()
-    ? ready.bytes
+    ? ready
     : undefined;
 }
 

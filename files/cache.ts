@@ -64,13 +64,20 @@ export function isSettled(
   return Math.floor(nowMs / 1000) > Math.floor(changed / 1000) + 1;
 }
 
-/** A complete response kept for reuse within one second. */
+/**
+ * A complete response kept for reuse within one second: its serialized
+ * head (with a small body appended), and, when the body is larger, the
+ * body to send after it (the entry's own contents, not a copy).
+ */
 export interface ReadyResponse {
   /** The second of its Date header. */
   second: number;
   /** Its status (for the access log). */
   status: number;
+  /** The head, followed by the body when that is small. */
   bytes: Uint8Array;
+  /** The body, when it is not in `bytes` (shared, not counted twice). */
+  body?: Uint8Array;
 }
 
 /** What the cache remembers of one verified file. */
@@ -214,6 +221,7 @@ export class FileCache {
     entry.ready ??= [];
     const old = entry.ready[slot];
     entry.ready[slot] = ready;
+    // A body kept by reference is the entry's own, already counted.
     this.#grow(entry, arrayCost(ready.bytes) - arrayCost(old?.bytes));
   }
 

@@ -15,8 +15,10 @@
  *   cache); every output is transferred back without a copy.
  * - Streams keep their zlib state in one thread; a stream has at most one
  *   chunk in flight, whose buffer is transferred, and at most
- *   {@linkcode STREAMS_PER_THREAD} per thread are open at once (up to 50
- *   MiB each for brotli); more wait for a slot.
+ *   {@linkcode STREAMS_PER_THREAD} per thread are open at once (about 12
+ *   MiB each for brotli with its 1 MiB window, less for zstd and gzip);
+ *   more wait for a slot, and responders that find none free send
+ *   identity instead.
  * - A thread that dies fails its jobs and streams with
  *   {@linkcode CompressionThreadError}; the next job starts a new one.
  *
@@ -53,7 +55,7 @@ export const DEFAULT_IDLE_MS = 30_000;
  * about 50 MiB for brotli (Deno's encoder at quality 4 with a 4 MiB
  * window), 11 MiB for zstd, 8 MiB for gzip, so this bounds that memory.
  */
-export const STREAMS_PER_THREAD = 8;
+export const STREAMS_PER_THREAD = 4;
 
 /** Jobs and stream openings that may wait; more are refused. */
 export const DEFAULT_MAX_WAITING = 4096;
@@ -91,7 +93,7 @@ export interface CompressPoolOptions {
   maxThreads?: number;
   /** Idle time after which a thread exits (default 30 s). */
   idleMs?: number;
-  /** Streams open at once (default 8 per thread). */
+  /** Streams open at once (default 4 per thread). */
   maxStreams?: number;
   /** Waiting jobs and stream openings (default 4096). */
   maxWaiting?: number;

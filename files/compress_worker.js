@@ -61,6 +61,9 @@ export function compressWhole(bytes, coding) {
         params: {
           [zlib.constants.BROTLI_PARAM_QUALITY]: 5,
           [zlib.constants.BROTLI_PARAM_SIZE_HINT]: bytes.length,
+          // A window just large enough for the input: the same output,
+          // without the 4 MiB ring buffer the default window allocates.
+          [zlib.constants.BROTLI_PARAM_LGWIN]: windowBits(bytes.length),
         },
       });
     case "zstd":
@@ -71,7 +74,22 @@ export function compressWhole(bytes, coding) {
 }
 
 /**
- * A streaming compressor: a lower quality for br keeps large files fast.
+ * The smallest brotli window (log2 of its size, 10 to 22) that holds
+ * `length` bytes.
+ *
+ * @param {number} length
+ * @returns {number}
+ */
+export function windowBits(length) {
+  let bits = 10;
+  while (bits < 22 && 1 << bits < length) bits++;
+  return bits;
+}
+
+/**
+ * A streaming compressor: a lower quality for br keeps large files fast,
+ * and a 1 MiB window (instead of 4 MiB) holds a stream's state to about a
+ * third of the memory for a ratio within a few per cent on large text.
  *
  * @param {string} coding
  */
@@ -81,7 +99,10 @@ function createCompressor(coding) {
       return zlib.createGzip({ level: 6 });
     case "br":
       return zlib.createBrotliCompress({
-        params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 },
+        params: {
+          [zlib.constants.BROTLI_PARAM_QUALITY]: 4,
+          [zlib.constants.BROTLI_PARAM_LGWIN]: 20,
+        },
       });
     case "zstd":
       return zlib.createZstdCompress();

@@ -62,7 +62,7 @@ class BufferPool {
 
 // At most 4 MiB kept in each pool but the small one (3 MiB).
 const readBuffers = new BufferPool(READ_BUFFER_BYTES, 256);
-const smallStreamBuffers = new BufferPool(SMALL_STREAM_BUFFER_BYTES, 32);
+const smallStreamBuffers = new BufferPool(SMALL_STREAM_BUFFER_BYTES, 64);
 const streamBuffers = new BufferPool(STREAM_BUFFER_BYTES, 16);
 const largeStreamBuffers = new BufferPool(LARGE_STREAM_BUFFER_BYTES, 4);
 let largeStreamBuffersInUse = 0;

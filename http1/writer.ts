@@ -18,6 +18,7 @@ import {
 import { currentHttpDate, currentHttpSecond } from "../http/response.ts";
 import type { ResponseHeaders } from "../http/response.ts";
 import { readAt, readFullyAt } from "../files/open.ts";
+import type { ReadyResponse } from "../files/cache.ts";
 import { TruncatedContent } from "../response/stream.ts";
 import {
   type Content,
@@ -27,8 +28,16 @@ import {
   type Reusable,
 } from "../response/reply.ts";
 
-/** Bodies up to this size are kept whole in a reusable reply. */
+/** Bodies up to this size are written together with their head. */
 export const SMALL_BODY_BYTES = 64 * 1024;
+
+/**
+ * Bodies up to this size are copied behind the head of a kept reply (one
+ * write, no copy per request); larger ones are kept by reference and
+ * copied into the connection's buffer when sent, so a cached file's bytes
+ * are never held twice per kind of connection.
+ */
+export const INLINE_BODY_BYTES = 4 * 1024;
 
 const encoder = new TextEncoder();
 const CRLF = encoder.encode("\r\n");
@@ -102,31 +111,38 @@ export class Http1Sink implements ReplySink {
       ex.ready = { path: reusable.replayPath, index };
     }
     if (ready !== undefined && ready.second === second) {
-      c.status = ready.status;
-      return c.write(ready.bytes);
+      return writeReady(c, ready);
     }
     const reply = build();
     const head = encodeReplyHead(c, ex, reply);
     const content = reply.content;
-    let bytes: Uint8Array | undefined;
-    if (ex.headOnly || content.kind === "none") bytes = head;
-    else if (
-      content.kind === "bytes" && content.bytes.length <= SMALL_BODY_BYTES
-    ) {
-      bytes = concat(head, content.bytes);
+    let kept: ReadyResponse | undefined;
+    if (ex.headOnly || content.kind === "none") {
+      kept = { second, status: reply.status, bytes: head };
+    } else if (content.kind === "bytes") {
+      const body = content.bytes;
+      kept = body.length <= INLINE_BODY_BYTES
+        ? { second, status: reply.status, bytes: concat(head, body) }
+        : body.length <= SMALL_BODY_BYTES
+        ? { second, status: reply.status, bytes: head, body }
+        : undefined;
     }
-    if (bytes === undefined) {
-      // Too large to keep whole: not reused, nor replayed.
+    if (kept === undefined) {
+      // Too large to keep: not reused, nor replayed.
       ex.ready = undefined;
       return writeContent(c, head, content);
     }
-    c.ctx.fileCache.setReady(reusable.entry, index, {
-      second,
-      bytes,
-      status: reply.status,
-    });
-    return c.write(bytes);
+    c.ctx.fileCache.setReady(reusable.entry, index, kept);
+    return writeReady(c, kept);
   }
+}
+
+/** Writes a kept reply (head, and its body when kept apart). */
+export function writeReady(c: Connection, ready: ReadyResponse): Promise<void> {
+  c.status = ready.status;
+  return ready.body === undefined
+    ? c.write(ready.bytes)
+    : writeBytes(c, ready.bytes, ready.body);
 }
 
 /** Writes `head` and then the content, in as few writes as fit. */

@@ -622,11 +622,11 @@ export async function spawnServer(
 ): Promise<SpawnedServer> {
   const permissions = options.permissions ?? ["--allow-all"];
   const process = new Deno.Command(Deno.execPath(), {
-    // The V8 flag of `deno task start` and of the compiled binary.
+    // The V8 flags of `deno task start` and of the compiled binary.
     args: [
       "run",
       "--no-prompt",
-      "--v8-flags=--max-semi-space-size=1",
+      "--v8-flags=--max-semi-space-size=1,--optimize-for-size",
       ...permissions,
       MAIN_MODULE,
       ...args,

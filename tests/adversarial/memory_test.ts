@@ -122,8 +122,13 @@ function noisyText(bytes: number, seed: number): Uint8Array {
   return out;
 }
 
-/** The allowance for everything besides the cache (see README: Memory). */
-const CACHE_SLACK_MIB = 24;
+/**
+ * The allowance for everything besides the cache (README: "Memory"): a
+ * compression thread, buffer pools, the JS heap's own overhead for the
+ * entries and its spare room. Measured: 53 MiB with no cache, at most 81
+ * beyond a 32 MiB cache and 70 beyond 64 MiB, on this load.
+ */
+const CACHE_SLACK_MIB = 96;
 
 Deno.test({
   name: "memory: --cache-size bounds the caches, ready responses, " +
