@@ -283,7 +283,7 @@ const DENO_RUN = [
   Deno.execPath(),
   "run",
   "--allow-all",
-  "--v8-flags=--max-semi-space-size=1,--optimize-for-size",
+  "--v8-flags=--max-semi-space-size=1",
 ];
 
 /** The port of the first `http://HOST:PORT/` line a server printed. */
@@ -299,7 +299,7 @@ const pwsSpec: ServerSpec = {
   id: "pws",
   label: "pws",
   about:
-    "this project: `deno run --allow-all --v8-flags=--max-semi-space-size=1,--optimize-for-size main.ts --quiet --root DIR --host 127.0.0.1 0` (access log off, as in the nginx configs)",
+    "this project: `deno run --allow-all --v8-flags=--max-semi-space-size=1 main.ts --quiet --root DIR --host 127.0.0.1 0` (access log off, as in the nginx configs)",
   async prepare(ctx) {
     try {
       await Deno.stat(`${ctx.repoDir}/main.ts`);

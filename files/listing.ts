@@ -57,11 +57,17 @@ function compareCodeUnits(a: string, b: string): number {
  * the result does not depend on the input order.
  */
 export function sortListing(entries: ListingEntry[]): ListingEntry[] {
-  return [...entries].sort((a, b) => {
-    if (a.isDirectory !== b.isDirectory) return a.isDirectory ? -1 : 1;
-    return NAME_COLLATOR.compare(a.name, b.name) ||
-      compareCodeUnits(a.name, b.name);
-  });
+  return [...entries].sort(compareListingEntries);
+}
+
+/** The order of {@linkcode sortListing}, as a comparison function. */
+export function compareListingEntries(
+  a: ListingEntry,
+  b: ListingEntry,
+): number {
+  if (a.isDirectory !== b.isDirectory) return a.isDirectory ? -1 : 1;
+  return NAME_COLLATOR.compare(a.name, b.name) ||
+    compareCodeUnits(a.name, b.name);
 }
 
 /** The entity for each HTML-significant character, by character code. */
@@ -177,7 +183,7 @@ function isoTime(mtimeMs: number | null): string | null {
  * "." and ".." are never real directory entries, and no encoding can link to
  * them (browsers treat "%2E" as a dot segment), so they are left out.
  */
-function isListable(entry: ListingEntry): boolean {
+export function isListable(entry: ListingEntry): boolean {
   return entry.name !== "." && entry.name !== "..";
 }
 
@@ -217,7 +223,8 @@ function renderRow(
   }</a></td><td>${escapeHtml(size)}</td><td>${time}</td></tr>`;
 }
 
-function renderEntryRow(entry: ListingEntry): string {
+/** One entry's table row of the HTML listing. */
+export function renderEntryRow(entry: ListingEntry): string {
   const suffix = entry.isDirectory ? "/" : "";
   // "./" keeps a name such as "javascript:x" or "a:b" from being read as a
   // URL scheme; the page URL ends in "/", so the link resolves inside it.
@@ -246,20 +253,23 @@ export function renderListingHtml(
   entries: ListingEntry[],
   options: ListingHtmlOptions = {},
 ): string {
+  const listable = entries.filter(isListable);
+  return listingPageStart(urlPath, options) +
+    listable.map(renderEntryRow).join("\n") +
+    listingPageEnd(listable.length, options);
+}
+
+/**
+ * The HTML listing up to its first entry row (the parent row included):
+ * with {@linkcode renderEntryRow} for each entry (joined by newlines) and
+ * {@linkcode listingPageEnd}, the page of {@linkcode renderListingHtml}.
+ */
+export function listingPageStart(
+  urlPath: string,
+  options: ListingHtmlOptions = {},
+): string {
   const title = `Index of ${escapeHtml(urlPath.toWellFormed())}`;
   const showParent = options.showParent ?? urlPath !== "/";
-  const rows: string[] = [];
-  if (showParent) rows.push(renderRow("../", "../", "—", null));
-  const listable = entries.filter(isListable);
-  for (const entry of listable) rows.push(renderEntryRow(entry));
-  if (listable.length === 0) {
-    rows.push('<tr><td colspan="3">This directory is empty.</td></tr>');
-  }
-  if (options.omitted) {
-    rows.push(
-      `<tr><td colspan="3">${options.omitted} more entries not shown.</td></tr>`,
-    );
-  }
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -276,7 +286,26 @@ ${STYLE}
 <table>
 <thead><tr><th>Name</th><th>Size</th><th>Last modified</th></tr></thead>
 <tbody>
-${rows.join("\n")}
+${showParent ? renderRow("../", "../", "—", null) + "\n" : ""}`;
+}
+
+/**
+ * The HTML listing after its last entry row, for `listed` entries rows
+ * (an empty directory says so) and `options.omitted` left out.
+ */
+export function listingPageEnd(
+  listed: number,
+  options: ListingHtmlOptions = {},
+): string {
+  let rows = "";
+  if (listed === 0) {
+    rows += '<tr><td colspan="3">This directory is empty.</td></tr>';
+  }
+  if (options.omitted) {
+    rows += (rows === "" ? "" : "\n") +
+      `<tr><td colspan="3">${options.omitted} more entries not shown.</td></tr>`;
+  }
+  return `${listed > 0 && rows !== "" ? "\n" : ""}${rows}
 </tbody>
 </table>
 </body>
@@ -298,7 +327,11 @@ export interface ListingJsonEntry {
   url: string;
 }
 
-function toJsonEntry(urlPath: string, entry: ListingEntry): ListingJsonEntry {
+/** One entry of the JSON listing (see {@linkcode renderListingJson}). */
+export function toJsonEntry(
+  urlPath: string,
+  entry: ListingEntry,
+): ListingJsonEntry {
   const base = encodePath(urlPath.endsWith("/") ? urlPath : urlPath + "/");
   return {
     name: entry.name,

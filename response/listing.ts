@@ -10,12 +10,16 @@
 
 import { headerValue, type RequestHead } from "../http/request.ts";
 import {
+  compareListingEntries,
+  isListable,
   type ListingEntry,
-  renderListingHtml,
-  renderListingJson,
-  sortListing,
+  listingPageEnd,
+  listingPageStart,
+  renderEntryRow,
+  toJsonEntry,
   wantsJson,
 } from "../files/listing.ts";
+import { encodeInSlices, sortInSlices } from "../files/slices.ts";
 import {
   closeQuietly,
   openVerified,
@@ -29,7 +33,7 @@ import type { Reply, ResponderContext } from "./reply.ts";
 export const MAX_LISTED_ENTRIES = 10_000;
 
 /** Entries read between two yields to the event loop. */
-const ENTRIES_PER_SLICE = 256;
+const ENTRIES_PER_SLICE = 64;
 
 const encoder = new TextEncoder();
 
@@ -75,13 +79,27 @@ export async function listingReply(
   } finally {
     closeQuietly(dir.fd);
   }
-  const sorted = sortListing(entries);
-  const json = wantsJson(headerValue(head, "accept"));
-  const body = encoder.encode(
-    json
-      ? renderListingJson(urlPath, sorted)
-      : renderListingHtml(urlPath, sorted, { omitted }),
+  // Sorting and rendering thousands of entries takes tens of ms: in
+  // slices, so that other clients are served in between.
+  const sorted = (await sortInSlices(entries, compareListingEntries)).filter(
+    isListable,
   );
+  const json = wantsJson(headerValue(head, "accept"));
+  const body = json
+    ? concatBytes(
+      encoder.encode("["),
+      await encodeInSlices(
+        sorted,
+        (entry) => JSON.stringify(toJsonEntry(urlPath, entry)),
+        ",",
+      ),
+      encoder.encode("]"),
+    )
+    : concatBytes(
+      encoder.encode(listingPageStart(urlPath)),
+      await encodeInSlices(sorted, renderEntryRow, "\n"),
+      encoder.encode(listingPageEnd(sorted.length, { omitted })),
+    );
   return await generatedReply(
     ctx,
     head,
@@ -132,4 +150,13 @@ function describeEntry(
     size: info.size,
     mtimeMs: info.mtime?.getTime() ?? null,
   };
+}
+
+/** The three parts of a listing body, as one array. */
+function concatBytes(a: Uint8Array, b: Uint8Array, c: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length + c.length);
+  out.set(a);
+  out.set(b, a.length);
+  out.set(c, a.length + b.length);
+  return out;
 }

@@ -626,7 +626,7 @@ export async function spawnServer(
     args: [
       "run",
       "--no-prompt",
-      "--v8-flags=--max-semi-space-size=1,--optimize-for-size",
+      "--v8-flags=--max-semi-space-size=1",
       ...permissions,
       MAIN_MODULE,
       ...args,

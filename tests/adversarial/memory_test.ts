@@ -124,11 +124,66 @@ function noisyText(bytes: number, seed: number): Uint8Array {
 
 /**
  * The allowance for everything besides the cache (README: "Memory"): a
- * compression thread, buffer pools, the JS heap's own overhead for the
- * entries and its spare room. Measured: 53 MiB with no cache, at most 81
- * beyond a 32 MiB cache and 70 beyond 64 MiB, on this load.
+ * compression thread, buffer pools, and the JS heap's own spare room,
+ * which V8 sizes in proportion to the live heap. Measured on this load:
+ * at most 65 MiB beyond a 32 MiB cache (see the test's output).
  */
 const CACHE_SLACK_MIB = 96;
+
+/** Growth allowed between the last two passes: the plateau. */
+const PLATEAU_MIB = 12;
+
+/**
+ * Runs `requests` against a fresh pws with `--cache-size cacheMiB` three
+ * times over, and checks that RSS grows by at most the cache size plus
+ * {@linkcode CACHE_SLACK_MIB}, and levels off.
+ */
+async function cacheFillingLoad(
+  root: string,
+  label: string,
+  requests: string[],
+  cacheMiB: number,
+): Promise<void> {
+  const server = await spawnServer([
+    "--root",
+    root,
+    "--quiet",
+    "--cache-size",
+    String(cacheMiB),
+    "0",
+  ]);
+  try {
+    const before = await settledRssMiB(server.pid);
+    const growth: number[] = [];
+    for (let pass = 0; pass < 3; pass++) {
+      await hammer(server.port, {
+        requests,
+        total: requests.length,
+        connections: 2,
+        batch: 8,
+        check(response) {
+          assert.equal(response.status, 200);
+        },
+      });
+      growth.push(await settledRssMiB(server.pid) - before);
+    }
+    console.log(
+      `${label}, --cache-size ${cacheMiB}: RSS ${before.toFixed(1)} MiB, ` +
+        `growth after each pass ${growth.map((g) => g.toFixed(1)).join(", ")}`,
+    );
+    const worst = Math.max(...growth);
+    assert.ok(
+      worst <= cacheMiB + CACHE_SLACK_MIB,
+      `RSS grew by ${worst.toFixed(1)} MiB`,
+    );
+    assert.ok(
+      growth[2] - growth[1] <= PLATEAU_MIB,
+      `RSS still growing: ${growth.map((g) => g.toFixed(1))}`,
+    );
+  } finally {
+    await server.stop();
+  }
+}
 
 Deno.test({
   name: "memory: --cache-size bounds the caches, ready responses, " +
@@ -147,74 +202,30 @@ Deno.test({
     }
     // Files must be settled (ctime over a second old) to be cached.
     await new Promise((r) => setTimeout(r, 2100));
-    const cacheMiB = 32;
-    const server = await spawnServer([
-      "--root",
-      root,
-      "--quiet",
-      "--cache-size",
-      String(cacheMiB),
-      "0",
-    ]);
     try {
-      const before = await settledRssMiB(server.pid);
-      const kinds = (path: string) => [
-        getHead(path),
-        getHead(path, ["Accept-Encoding: gzip"]),
-        getHead(path, ["Accept-Encoding: br"]),
-        getHead(path, ["Connection: close"]),
-        `HEAD ${path} HTTP/1.1\r\nHost: t\r\n\r\n`,
-        `GET ${path} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n`,
-      ];
       await t.step("400 files of 64 KiB, every kind of request", async () => {
         const requests = [];
-        for (let i = 0; i < 400; i++) requests.push(...kinds(`/big/f${i}.txt`));
-        // Twice: the second pass reuses what the first one cached.
-        await hammer(server.port, {
-          requests,
-          total: requests.length * 2,
-          connections: 2,
-          batch: 6,
-          check(response) {
-            assert.equal(response.status, 200);
-          },
-        });
-        const after = await settledRssMiB(server.pid);
-        console.log(
-          `cache-filling load: RSS ${before.toFixed(1)} → ` +
-            `${after.toFixed(1)} MiB (--cache-size ${cacheMiB})`,
-        );
-        assert.ok(
-          after - before <= cacheMiB + CACHE_SLACK_MIB,
-          `RSS grew by ${(after - before).toFixed(1)} MiB`,
-        );
+        for (let i = 0; i < 400; i++) {
+          const path = `/big/f${i}.txt`;
+          requests.push(
+            getHead(path),
+            getHead(path, ["Accept-Encoding: gzip"]),
+            getHead(path, ["Accept-Encoding: br"]),
+            getHead(path, ["Connection: close"]),
+            `HEAD ${path} HTTP/1.1\r\nHost: t\r\n\r\n`,
+            `GET ${path} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n`,
+          );
+        }
+        await cacheFillingLoad(root, "400 × 64 KiB", requests, 32);
       });
       await t.step("20,000 empty files", async () => {
         const requests = [];
         for (let i = 0; i < 20_000; i++) {
           requests.push(getHead(`/empty/e${i}.txt`));
         }
-        await hammer(server.port, {
-          requests,
-          total: requests.length,
-          connections: 2,
-          batch: 32,
-          check(response) {
-            assert.equal(response.status, 200);
-          },
-        });
-        const after = await settledRssMiB(server.pid);
-        console.log(
-          `20,000 empty files: RSS ${before.toFixed(1)} → ` +
-            `${after.toFixed(1)} MiB`,
-        );
-        assert.ok(
-          after - before <= cacheMiB + CACHE_SLACK_MIB,
-          `RSS grew by ${(after - before).toFixed(1)} MiB`,
-        );
+        await cacheFillingLoad(root, "20,000 empty files", requests, 32);
       });
     } finally {
-      await server.stop();
       await Deno.remove(root, { recursive: true });
     }
   },

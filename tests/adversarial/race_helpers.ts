@@ -112,7 +112,7 @@ export async function hammer(
   let checkError: unknown;
   const worker = async () => {
     let conn: Deno.TcpConn | undefined;
-    let pending = new Uint8Array(0);
+    let pending: Uint8Array = new Uint8Array(0);
     const buf = new Uint8Array(256 * 1024);
     while (sent < total && result.timeouts < maxTimeouts) {
       const count = Math.min(batch, total - sent);
@@ -164,10 +164,7 @@ export async function hammer(
           if (answered === count) break;
           const n = await c.read(buf);
           if (n === null) throw new ClosedByServer();
-          const joined = new Uint8Array(pending.length + n);
-          joined.set(pending);
-          joined.set(buf.subarray(0, n), pending.length);
-          pending = joined;
+          pending = append(pending, buf.subarray(0, n));
         }
       } catch {
         // The server closed or the batch timed out: a new connection.
@@ -193,6 +190,25 @@ export async function hammer(
 }
 
 class ClosedByServer extends Error {}
+
+/**
+ * `pending` with `more` appended. The result is a view of a buffer that
+ * doubles when full, so a response of megabytes read in small pieces costs
+ * linear time, not a copy of everything so far per piece.
+ */
+function append(pending: Uint8Array, more: Uint8Array): Uint8Array {
+  const length = pending.length + more.length;
+  const capacity = pending.buffer.byteLength - pending.byteOffset;
+  if (length <= capacity) {
+    const grown = new Uint8Array(pending.buffer, pending.byteOffset, length);
+    grown.set(more, pending.length);
+    return grown;
+  }
+  const bigger = new Uint8Array(Math.max(length, 2 * capacity, 64 * 1024));
+  bigger.set(pending);
+  bigger.set(more, pending.length);
+  return bigger.subarray(0, length);
+}
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   let offset = 0;
