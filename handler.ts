@@ -36,7 +36,12 @@ import { lookupFile } from "./files/lookup.ts";
 import { directoryUrlPath, resolveTarget } from "./files/target.ts";
 import { serveFile } from "./response/file.ts";
 import { listingReply } from "./response/listing.ts";
-import { emptyReply, errorReply, redirectReply } from "./response/respond.ts";
+import {
+  emptyReply,
+  errorReply,
+  httpsRedirectReply,
+  redirectReply,
+} from "./response/respond.ts";
 import type { ReplySink } from "./response/reply.ts";
 import { Http1Sink, writeReady } from "./http1/writer.ts";
 import type { ReadyResponse } from "./files/cache.ts";
@@ -50,13 +55,16 @@ import { currentHttpSecond } from "./http/response.ts";
 export async function handleConnection(
   conn: Deno.Conn,
   ctx: ServerContext,
+  secure = false,
 ): Promise<void> {
-  const c = new Connection(conn, ctx);
+  const c = new Connection(conn, ctx, secure);
   const registry = ctx.registry;
   registry.connections.add(c);
   const remote = (conn.remoteAddr as Deno.NetAddr).hostname ?? "-";
   let ex: Exchange | undefined;
   try {
+    // The handshake counts against the header timeout, like the head.
+    if (secure && await c.handshake(remote) === undefined) return;
     while (true) {
       ex = undefined;
       c.status = 0;
@@ -284,6 +292,9 @@ async function respond(
   sink: ReplySink,
 ): Promise<void> {
   const config = ctx.config;
+  if (config.redirectToHttpsPort !== undefined) {
+    return sink.send(httpsRedirectReply(ctx, head, config.redirectToHttpsPort));
+  }
   const method = classifyMethod(head.method);
   if (method === "not-implemented") return sink.send(errorReply(ctx, 501));
   if (method === "not-allowed") return sink.send(errorReply(ctx, 405));

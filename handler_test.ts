@@ -9,6 +9,8 @@ import assert from "node:assert/strict";
 import denoJson from "./deno.json" with { type: "json" };
 import {
   commandAvailable,
+  connect,
+  curlTrustArgs,
   FIXTURE_FILES,
   FIXTURE_PNG,
   type FixtureTree,
@@ -20,6 +22,7 @@ import {
   type RawExchangeOptions,
   type RawExchangeResult,
   STATIC_DIR,
+  wgetTrustArgs,
   withServer,
 } from "./tests/helpers.ts";
 import type { RunningServer } from "./server/server.ts";
@@ -155,11 +158,11 @@ class Client implements Disposable {
   #buffer = new Uint8Array(0);
   #closed = false;
 
-  private constructor(readonly conn: Deno.TcpConn) {}
+  private constructor(readonly conn: Deno.Conn) {}
 
   static async connect(port: number): Promise<Client> {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    conn.setNoDelay(true);
+    const conn = await connect(port);
+    (conn as Deno.TcpConn).setNoDelay?.(true);
     return new Client(conn);
   }
 
@@ -1148,6 +1151,7 @@ Deno.test({
     await withServer(async (server) => {
       const out = await new Deno.Command("curl", {
         args: [
+          ...curlTrustArgs(),
           "-s",
           "--max-time",
           "5",
@@ -1318,10 +1322,7 @@ Deno.test("a client that vanishes mid-download leaves the server working and the
     const realPath = await Deno.realPath(path);
     const fdsBefore = openFiles().length;
 
-    const conn = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: server.port,
-    });
+    const conn = await connect(server.port);
     try {
       await conn.write(encoder.encode(get("/big.bin")));
       const buf = new Uint8Array(64 * 1024);
@@ -1396,7 +1397,7 @@ Deno.test({
     const expected = await Deno.readFile(`${STATIC_DIR}/index.html`);
     await withServer(async (server) => {
       const out = await new Deno.Command("curl", {
-        args: ["-sv", "--max-time", "10", server.url],
+        args: [...curlTrustArgs(), "-sv", "--max-time", "10", server.url],
         stdin: "null",
       }).output();
       const stderr = decoder.decode(out.stderr);
@@ -1417,7 +1418,14 @@ Deno.test({
     const expected = await Deno.readFile(`${STATIC_DIR}/index.html`);
     await withServer(async (server) => {
       const out = await new Deno.Command("wget", {
-        args: ["-S", "-O-", "--timeout=10", "--tries=1", server.url],
+        args: [
+          ...wgetTrustArgs(),
+          "-S",
+          "-O-",
+          "--timeout=10",
+          "--tries=1",
+          server.url,
+        ],
         stdin: "null",
       }).output();
       const stderr = decoder.decode(out.stderr);

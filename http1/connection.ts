@@ -17,6 +17,7 @@ import { builtInErrorPage } from "../files/error_page.ts";
 import type { ResponderContext } from "../response/reply.ts";
 import type { AccessLog } from "../server/log.ts";
 import type { ReplayCache } from "./replay.ts";
+import type { TlsFailureLog } from "../server/tls_failures.ts";
 
 const encoder = new TextEncoder();
 
@@ -89,6 +90,8 @@ export type Phase = "idle" | "head" | "write";
 /** Everything the connections of one server share. */
 export interface ServerContext extends ResponderContext {
   registry: ConnectionRegistry;
+  /** Failed TLS handshakes, counted and reported (TLS listeners only). */
+  tlsFailures?: TlsFailureLog;
   /** The access log, when enabled. */
   accessLog?: AccessLog;
   /** Heads answered from ready responses, to answer again. */
@@ -169,7 +172,39 @@ export class Connection {
   /** Bytes written for the current response. */
   bytesSent = 0;
 
-  constructor(readonly conn: Deno.Conn, readonly ctx: ServerContext) {}
+  constructor(
+    readonly conn: Deno.Conn,
+    readonly ctx: ServerContext,
+    /** True on a TLS connection (HSTS goes only there). */
+    readonly secure = false,
+  ) {}
+
+  /**
+   * Completes the TLS handshake within the header timeout (the sweeper
+   * closes a connection that takes longer). Returns the ALPN protocol
+   * chosen (null when none), or undefined when the handshake failed, which
+   * is counted and reported at most once a second.
+   */
+  async handshake(remote: string): Promise<string | null | undefined> {
+    this.phase = "head";
+    this.deadline = this.requestStartedAt + this.config.headerTimeoutMs;
+    try {
+      const info = await (this.conn as Deno.TlsConn).handshake();
+      return info.alpnProtocol;
+    } catch (err) {
+      if (!this.ctx.registry.draining) {
+        this.ctx.tlsFailures?.record(
+          remote,
+          this.closed
+            ? "no handshake within the header timeout"
+            : describe(err),
+        );
+      }
+      return undefined;
+    } finally {
+      this.deadline = Infinity;
+    }
+  }
 
   /** The server's configuration. */
   get config(): ServerConfig {
@@ -342,6 +377,10 @@ export class Connection {
       // already closed
     }
   }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message.split("\n")[0] : String(err);
 }
 
 /** The complete 408 response sent to a client too slow with its head. */

@@ -56,7 +56,7 @@ function connectionKind(ex: Exchange): number {
 const KINDS = 8;
 
 /** The fields every HTTP/1.1 response starts with. */
-function wireFields(ex: Exchange | undefined): ResponseHeaders {
+function wireFields(c: Connection, ex: Exchange | undefined): ResponseHeaders {
   const fields: ResponseHeaders = [
     ["Date", currentHttpDate()],
     ["Server", SERVER_NAME],
@@ -64,6 +64,11 @@ function wireFields(ex: Exchange | undefined): ResponseHeaders {
   if (ex === undefined || !ex.keepAlive) fields.push(["Connection", "close"]);
   else if (ex.head.versionMinor === 0) {
     fields.push(["Connection", "keep-alive"]);
+  }
+  // HSTS means something only over HTTPS (RFC 6797 §7.2).
+  const hsts = c.config.hstsSeconds;
+  if (c.secure && hsts !== undefined) {
+    fields.push(["Strict-Transport-Security", `max-age=${hsts}`]);
   }
   return fields;
 }
@@ -74,7 +79,7 @@ export function encodeReplyHead(
   ex: Exchange | undefined,
   reply: Reply,
 ): Uint8Array {
-  const fields = wireFields(ex);
+  const fields = wireFields(c, ex);
   for (const field of reply.fields) fields.push(field);
   const length = contentLength(reply.content);
   if (length !== undefined) fields.push(["Content-Length", String(length)]);

@@ -15,9 +15,11 @@ import type { ConfigOverrides } from "../server/config.ts";
 import type { RunningServer } from "../server/server.ts";
 import {
   commandAvailable,
+  curlTrustArgs,
   type ParsedResponse,
   parseResponses,
   rawExchange,
+  SCHEME,
   withServer,
 } from "../tests/helpers.ts";
 
@@ -1587,7 +1589,14 @@ async function curl(
   args: string[],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command("curl", {
-    args: ["--silent", "--show-error", "--max-time", "20", ...args],
+    args: [
+      ...curlTrustArgs(),
+      "--silent",
+      "--show-error",
+      "--max-time",
+      "20",
+      ...args,
+    ],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -1625,7 +1634,7 @@ Deno.test({
           out,
           "-w",
           "%{http_code}",
-          `http://127.0.0.1:${site.port}/${name}`,
+          `${SCHEME}://127.0.0.1:${site.port}/${name}`,
         ]);
         assert.equal(result.code, 0, `${name}: ${result.stderr}`);
         assert.equal(result.stdout, "206", name);
@@ -1663,7 +1672,7 @@ Deno.test({
             out,
             "-w",
             "%{http_code}",
-            `http://127.0.0.1:${site.port}/${name}`,
+            `${SCHEME}://127.0.0.1:${site.port}/${name}`,
           ]);
           assert.equal(result.code, 0, `${label}: ${result.stderr}`);
           assert.equal(result.stdout, "206", label);

@@ -110,6 +110,51 @@ export function redirectReply(ctx: ResponderContext, location: string): Reply {
 }
 
 /**
+ * The answer of the `--redirect-http` listener: a 308 to the same path and
+ * query on `https://`, at the host the request named (its syntax already
+ * checked) and the TLS port. Without a Host, there is nowhere to send the
+ * client: 400.
+ */
+export function httpsRedirectReply(
+  ctx: ResponderContext,
+  head: RequestHead,
+  tlsPort: number,
+): Reply {
+  const host = headerValue(head, "host");
+  if (host === undefined || host === "") return errorReply(ctx, 400);
+  const location = "https://" + hostWithoutPort(host) +
+    (tlsPort === 443 ? "" : ":" + tlsPort) + pathAndQuery(head.target);
+  const fields = baseFields(ctx.config);
+  fields.push(["Location", location], ["Content-Type", HTML_TYPE]);
+  return {
+    status: 308,
+    fields,
+    content: { kind: "bytes", bytes: builtInErrorPage(308) },
+  };
+}
+
+/** `example.com:8080` → `example.com`; `[::1]:80` → `[::1]`. */
+export function hostWithoutPort(host: string): string {
+  const colon = host.lastIndexOf(":");
+  if (colon < 0 || host.lastIndexOf("]") > colon) return host;
+  return host.slice(0, colon);
+}
+
+/**
+ * The path and query of a request-target: origin-form as it is, the part
+ * after the authority of an absolute-form, `/` for anything else.
+ */
+export function pathAndQuery(target: string): string {
+  if (target.charCodeAt(0) === 47 /* / */) return target;
+  const scheme = target.indexOf("://");
+  if (scheme < 0) return "/";
+  const slash = target.indexOf("/", scheme + 3);
+  const query = target.indexOf("?", scheme + 3);
+  if (slash >= 0 && (query < 0 || slash < query)) return target.slice(slash);
+  return query >= 0 ? "/" + target.slice(query) : "/";
+}
+
+/**
  * A body made in memory (a directory listing), compressed when the
  * client accepts it and it is worth it.
  */

@@ -22,7 +22,19 @@ export interface CliOptions {
   config: ConfigOverrides;
   /** Listeners (threads) sharing the port. */
   workers: number;
+  /** Where the TLS certificate comes from, when serving HTTPS. */
+  tls?: TlsSource;
+  /** Port of the cleartext listener that redirects to HTTPS. */
+  redirectHttpPort?: number;
 }
+
+/** `--tls-cert FILE --tls-key FILE`, or `--tls-self-signed`. */
+export type TlsSource =
+  | { kind: "files"; certPath: string; keyPath: string }
+  | { kind: "self-signed" };
+
+/** Longest `--hsts` accepted: ten years, in seconds. */
+const MAX_HSTS_SECONDS = 10 * 365 * 24 * 3600;
 
 /** The outcome of {@linkcode parseCommandLine}. */
 export type CliResult =
@@ -64,6 +76,15 @@ Options:
   --max-connections N   connections at once; more get 503 (default 4096)
   --shutdown-timeout S  seconds in-flight responses get after SIGINT/SIGTERM (default 10)
   --workers N|auto      listener threads sharing the port (default 1; auto = one per core)
+
+HTTPS:
+  --tls-cert FILE       PEM certificate (a full chain is allowed), with --tls-key
+  --tls-key FILE        PEM private key (ECDSA or RSA) of that certificate
+  --tls-self-signed     zero-setup HTTPS: a local CA made once in your data
+                        directory issues a certificate for this machine
+  --redirect-http PORT  also listen on PORT in cleartext, answering 308 to https://
+  --hsts SECONDS        send Strict-Transport-Security: max-age=SECONDS over HTTPS
+                        (SIGHUP, or a change of the files, reloads the certificate)
   -h, --help            show this help and exit
   -V, --version         show the version and exit
 
@@ -97,6 +118,11 @@ export function parseCommandLine(args: string[]): CliResult {
         "max-connections": { type: "string" },
         "cache-size": { type: "string" },
         workers: { type: "string" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
+        "tls-self-signed": { type: "boolean" },
+        "redirect-http": { type: "string" },
+        hsts: { type: "string" },
         "no-compression": { type: "boolean" },
         "dir-listing": { type: "boolean" },
         dotfiles: { type: "string" },
@@ -230,7 +256,76 @@ export function parseCommandLine(args: string[]): CliResult {
     }
     workers = count;
   }
-  return { kind: "run", options: { port, root, host, config, workers } };
+  const certPath = values["tls-cert"];
+  const keyPath = values["tls-key"];
+  let tls: TlsSource | undefined;
+  if (values["tls-self-signed"]) {
+    if (certPath !== undefined || keyPath !== undefined) {
+      return usageError(
+        "--tls-self-signed makes its own certificate: leave out --tls-cert " +
+          "and --tls-key",
+      );
+    }
+    tls = { kind: "self-signed" };
+  } else if (certPath !== undefined || keyPath !== undefined) {
+    if (certPath === undefined || keyPath === undefined) {
+      return usageError(
+        "--tls-cert and --tls-key go together: give the certificate file " +
+          "and its key file",
+      );
+    }
+    if (certPath === "" || keyPath === "") {
+      return usageError("--tls-cert and --tls-key need file names");
+    }
+    tls = { kind: "files", certPath, keyPath };
+  }
+  let redirectHttpPort: number | undefined;
+  const redirectText = values["redirect-http"];
+  if (redirectText !== undefined) {
+    redirectHttpPort = parsePort(redirectText);
+    if (redirectHttpPort === undefined) {
+      return usageError(
+        `invalid --redirect-http ${
+          quote(redirectText)
+        }: use a port from 0 to 65535`,
+      );
+    }
+    if (tls === undefined) {
+      return usageError(
+        "--redirect-http redirects to HTTPS: add --tls-cert and --tls-key, " +
+          "or --tls-self-signed",
+      );
+    }
+    if (redirectHttpPort === port && port !== 0) {
+      return usageError(
+        `--redirect-http ${redirectHttpPort} is the HTTPS port itself: ` +
+          `choose another port (usually 80 beside 443)`,
+      );
+    }
+  }
+  const hstsText = values.hsts;
+  if (hstsText !== undefined) {
+    const seconds = /^[0-9]{1,9}$/.test(hstsText) ? Number(hstsText) : NaN;
+    if (!(seconds <= MAX_HSTS_SECONDS)) {
+      return usageError(
+        `invalid --hsts ${
+          quote(hstsText)
+        }: use a whole number of seconds up to ${MAX_HSTS_SECONDS} (a year ` +
+          `is 31536000)`,
+      );
+    }
+    if (tls === undefined) {
+      return usageError(
+        "--hsts applies to HTTPS: add --tls-cert and --tls-key, or " +
+          "--tls-self-signed",
+      );
+    }
+    config.hstsSeconds = seconds;
+  }
+  return {
+    kind: "run",
+    options: { port, root, host, config, workers, tls, redirectHttpPort },
+  };
 }
 
 const SECONDS_FLAGS = [

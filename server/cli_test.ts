@@ -360,3 +360,50 @@ Deno.test("USAGE documents the core options and the default port", () => {
   }
   assert.ok(USAGE.includes(String(DEFAULT_PORT)));
 });
+
+Deno.test("parseCommandLine() reads the HTTPS flags", () => {
+  const run = (args: string[]) => {
+    const result = parseCommandLine(args);
+    assert.equal(result.kind, "run", JSON.stringify(result));
+    return (result as { kind: "run"; options: CliOptions }).options;
+  };
+  assert.deepEqual(run(["--tls-cert", "c.pem", "--tls-key", "k.pem"]).tls, {
+    kind: "files",
+    certPath: "c.pem",
+    keyPath: "k.pem",
+  });
+  assert.deepEqual(run(["--tls-self-signed"]).tls, { kind: "self-signed" });
+  const full = run([
+    "443",
+    "--tls-self-signed",
+    "--redirect-http",
+    "80",
+    "--hsts",
+    "31536000",
+  ]);
+  assert.equal(full.redirectHttpPort, 80);
+  assert.equal(full.config.hstsSeconds, 31536000);
+  assert.equal(run(["--tls-self-signed", "--hsts", "0"]).config.hstsSeconds, 0);
+  assert.equal(run([]).tls, undefined);
+});
+
+Deno.test("parseCommandLine() refuses HTTPS flags that do not fit together", () => {
+  const cases: [string[], RegExp][] = [
+    [["--tls-cert", "c.pem"], /--tls-cert and --tls-key go together/],
+    [["--tls-key", "k.pem"], /--tls-cert and --tls-key go together/],
+    [["--tls-self-signed", "--tls-cert", "c", "--tls-key", "k"], /leave out/],
+    [["--redirect-http", "80"], /redirects to HTTPS/],
+    [["--hsts", "60"], /applies to HTTPS/],
+    [["--tls-self-signed", "--hsts=-1"], /invalid --hsts/],
+    [["--tls-self-signed", "--hsts", "1e9"], /invalid --hsts/],
+    [["--tls-self-signed", "--hsts", "999999999"], /invalid --hsts/],
+    [["--tls-self-signed", "--redirect-http", "x"], /invalid --redirect-http/],
+    [["443", "--tls-self-signed", "--redirect-http", "443"], /HTTPS port/],
+    [["--tls-cert", "", "--tls-key", "k"], /need file names/],
+  ];
+  for (const [args, message] of cases) {
+    const result = parseCommandLine(args);
+    assert.equal(result.kind, "usage-error", args.join(" "));
+    assert.match((result as { message: string }).message, message);
+  }
+});

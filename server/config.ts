@@ -64,6 +64,13 @@ export interface ServerConfig {
   logFormat: LogFormat;
   /** Colour the text log (stdout is a terminal). */
   logColor: boolean;
+  /** `Strict-Transport-Security: max-age=N` on TLS responses (`--hsts`). */
+  hstsSeconds?: number;
+  /**
+   * Answer every request with a 308 to `https://` on this port instead of
+   * serving files (the `--redirect-http` listener).
+   */
+  redirectToHttpsPort?: number;
 }
 
 /**

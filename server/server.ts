@@ -19,6 +19,15 @@ import { AccessLog } from "./log.ts";
 import { ReplayCache } from "../http1/replay.ts";
 import { FileHandlePool } from "../files/handles.ts";
 import { serializeResponseHead } from "../http/response.ts";
+import {
+  AcceptLoop,
+  openListener,
+  StartupError,
+  type TlsPair,
+} from "./listeners.ts";
+import { TlsFailureLog } from "./tls_failures.ts";
+
+export { StartupError, type TlsPair };
 
 /** A running server, as returned by {@linkcode startServer}. */
 export interface RunningServer {
@@ -26,8 +35,16 @@ export interface RunningServer {
   hostname: string;
   /** The port actually bound (useful after asking for port 0). */
   port: number;
-  /** The URL to print, e.g. `http://127.0.0.1:8000/`. */
+  /** The URL to print, e.g. `http://127.0.0.1:8000/` (`https://` with TLS). */
   url: string;
+  /** True when the listener speaks TLS. */
+  secure: boolean;
+  /**
+   * Serves new connections with another certificate (a renewed one);
+   * connections already open go on with theirs. Throws a StartupError,
+   * and keeps the old pair, when the new one is refused.
+   */
+  reloadTls(pair: TlsPair): void;
   /** Stops accepting, closes every connection and resolves when done. */
   close(): Promise<void>;
   /**
@@ -56,15 +73,18 @@ export interface StartOptions {
   config?: ConfigOverrides;
   /** Share the port with other listeners (SO_REUSEPORT, for --workers). */
   reusePort?: boolean;
+  /** Serve HTTPS with this certificate and key. */
+  tls?: TlsPair;
 }
 
-/** A startup failure with a message meant for a person. */
-export class StartupError extends Error {}
-
-/** Formats `http://host:port/`, bracketing IPv6 addresses. */
-export function formatUrl(hostname: string, port: number): string {
+/** Formats `http://host:port/` (or `https://`), bracketing IPv6 addresses. */
+export function formatUrl(
+  hostname: string,
+  port: number,
+  scheme: "http" | "https" = "http",
+): string {
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-  return `http://${host}:${port}/`;
+  return `${scheme}://${host}:${port}/`;
 }
 
 /** Resolves and checks the root; throws StartupError with a clear line. */
@@ -103,46 +123,6 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message.split("\n")[0] : String(err);
 }
 
-/** Opens the listening socket, turning failures into clear messages. */
-function listen(
-  hostname: string,
-  port: number,
-  reusePort: boolean,
-): Deno.TcpListener {
-  try {
-    return reusePort
-      ? Deno.listen({ hostname, port, transport: "tcp", reusePort })
-      : Deno.listen({ hostname, port, transport: "tcp" });
-  } catch (err) {
-    if (err instanceof Deno.errors.AddrInUse) {
-      throw new StartupError(
-        `port ${port} on ${hostname} is already in use: stop the other ` +
-          `server or choose another port (0 picks a free one)`,
-      );
-    }
-    if (err instanceof Deno.errors.NotCapable) {
-      throw new StartupError(
-        `no permission to listen: run deno with --allow-net`,
-      );
-    }
-    if (err instanceof Deno.errors.PermissionDenied) {
-      throw new StartupError(
-        `not permitted to bind port ${port} on ${hostname}: ports below ` +
-          `1024 need privileges; choose a port from 1024 to 65535`,
-      );
-    }
-    if (err instanceof Deno.errors.AddrNotAvailable) {
-      throw new StartupError(
-        `cannot bind address "${hostname}": it is not an address of this ` +
-          `machine; use --host 0.0.0.0, 127.0.0.1 or ::1`,
-      );
-    }
-    throw new StartupError(
-      `cannot listen on ${hostname}:${port}: ${describe(err)}; check --host`,
-    );
-  }
-}
-
 /**
  * Starts serving `options.root`. Resolves once the socket is bound; the
  * accept loop runs in the background until `close()`.
@@ -152,12 +132,15 @@ export function startServer(options: StartOptions): RunningServer {
     ...defaultConfig(resolveRoot(options.root)),
     ...options.config,
   };
-  const listener = listen(
-    options.hostname,
-    options.port,
-    options.reusePort ?? false,
-  );
-  const addr = listener.addr;
+  const spec = {
+    hostname: options.hostname,
+    port: options.port,
+    reusePort: options.reusePort ?? false,
+    tls: options.tls,
+  };
+  const listener = openListener(spec);
+  const addr = listener.addr as Deno.NetAddr;
+  const secure = options.tls !== undefined;
   const registry = new ConnectionRegistry();
   const ctx: ServerContext = {
     config,
@@ -168,6 +151,7 @@ export function startServer(options: StartOptions): RunningServer {
     ),
     replay: new ReplayCache(config.replayEntries),
     handles: new FileHandlePool(),
+    tlsFailures: secure ? new TlsFailureLog() : undefined,
     accessLog: config.logFormat === "off" ? undefined : new AccessLog(
       config.logFormat,
       config.logColor,
@@ -194,54 +178,43 @@ export function startServer(options: StartOptions): RunningServer {
     ctx.handles.closeUnused();
   }, tick);
 
-  const acceptLoop = (async () => {
-    let lastAcceptError = 0;
-    while (accepting) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await listener.accept();
-      } catch (err) {
-        if (!accepting || err instanceof Deno.errors.BadResource) break;
-        // EMFILE and friends: say so (once a second at most), give the
-        // system a moment, go on serving the connections already open.
-        const now = Date.now();
-        if (now - lastAcceptError > 1000) {
-          console.error(`pws: accept failed: ${describe(err)}`);
-          lastAcceptError = now;
-        }
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      if (tasks.size >= config.maxConnections) {
-        refuseBusy(conn);
-        continue;
-      }
-      try {
-        conn.setNoDelay(true);
-      } catch {
-        // the peer may already be gone
-      }
-      const task = handleConnection(conn, ctx).finally(() => {
-        tasks.delete(task);
-      });
-      tasks.add(task);
+  const onConnection = (conn: Deno.Conn) => {
+    if (!accepting) {
+      closeConn(conn);
+      return;
     }
-  })();
+    if (tasks.size >= config.maxConnections) {
+      refuseBusy(conn);
+      return;
+    }
+    try {
+      (conn as Deno.TcpConn).setNoDelay(true);
+    } catch {
+      // the peer may already be gone
+    }
+    const task = handleConnection(conn, ctx, secure).finally(() => {
+      tasks.delete(task);
+    });
+    tasks.add(task);
+  };
+  const acceptLoop = new AcceptLoop(listener, onConnection);
 
   const stopAccepting = async () => {
     accepting = false;
-    try {
-      listener.close();
-    } catch {
-      // already closed
-    }
-    await acceptLoop;
+    await acceptLoop.stop();
   };
 
   return {
     hostname: addr.hostname,
     port: addr.port,
-    url: formatUrl(addr.hostname, addr.port),
+    url: formatUrl(addr.hostname, addr.port, secure ? "https" : "http"),
+    secure,
+    reloadTls(pair: TlsPair) {
+      if (!secure) throw new StartupError("this server does not use TLS");
+      acceptLoop.replace(
+        openListener({ ...spec, port: addr.port, reusePort: true, tls: pair }),
+      );
+    },
     connectionCount: () => tasks.size,
     replayCount: () => ctx.replay.hits,
     shutdownGraceMs: config.shutdownGraceMs,
@@ -251,6 +224,7 @@ export function startServer(options: StartOptions): RunningServer {
       await Promise.allSettled([...tasks]);
       clearInterval(sweeper);
       ctx.handles.closeAll();
+      ctx.tlsFailures?.close();
       await ctx.accessLog?.flushed();
     },
     async shutdown(graceMs: number) {
@@ -266,6 +240,7 @@ export function startServer(options: StartOptions): RunningServer {
       await Promise.allSettled([...tasks]);
       clearInterval(sweeper);
       ctx.handles.closeAll();
+      ctx.tlsFailures?.close();
       await ctx.accessLog?.flushed();
     },
   };
@@ -285,6 +260,14 @@ const BUSY_RESPONSE = new TextEncoder().encode(
  * Answers a connection over the limit with 503 and closes it, without
  * waiting on the client: the kernel buffer takes these few bytes.
  */
+function closeConn(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
+}
+
 function refuseBusy(conn: Deno.Conn): void {
   const close = () => {
     try {

@@ -6,7 +6,8 @@
  * Protocol (all {@linkcode ToWorker} / {@linkcode FromWorker} messages):
  * `start` → `ready` or `error`; `ping` → `pong` with the same number,
  * answered from this thread's event loop (the liveness check); `shutdown`
- * → graceful stop, then `done`.
+ * → graceful stop, then `done`; `reload-tls` → new connections get the
+ * renewed certificate.
  *
  * Why a `node:worker_threads` Worker holding a Web Lock: in Deno 2.9,
  * `terminate()` on a Web Worker or a Node worker only wakes its event loop;
@@ -26,6 +27,7 @@ import {
   type RunningServer,
   type StartOptions,
   startServer,
+  type TlsPair,
 } from "./server.ts";
 
 /** Messages from the main thread to a worker. */
@@ -37,7 +39,9 @@ export type ToWorker =
     stall?: boolean;
   }
   | { kind: "ping"; seq: number }
-  | { kind: "shutdown"; graceMs: number };
+  | { kind: "shutdown"; graceMs: number }
+  /** A renewed certificate for new connections (already checked). */
+  | { kind: "reload-tls"; pair: TlsPair };
 
 /** Messages from a worker to the main thread. */
 export type FromWorker =
@@ -84,6 +88,17 @@ if (parentPort) {
       case "shutdown":
         await server?.shutdown(message.graceMs);
         send({ kind: "done" });
+        return;
+      case "reload-tls":
+        try {
+          server?.reloadTls(message.pair);
+        } catch (err) {
+          console.error(
+            `pws: worker ${threadId} kept its certificate: ${
+              err instanceof Error ? err.message : String(err)
+            }`,
+          );
+        }
         return;
       case "start":
         try {

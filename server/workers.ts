@@ -22,7 +22,7 @@
 
 import { Worker } from "node:worker_threads";
 import { isDigits } from "../http/scan.ts";
-import { type StartOptions, StartupError } from "./server.ts";
+import { type StartOptions, StartupError, type TlsPair } from "./server.ts";
 import type { FromWorker, ToWorker } from "./worker.ts";
 
 /** Test hook: `1` makes the first worker stall (see the module comment). */
@@ -70,6 +70,11 @@ export interface WorkerGroup {
    * are stopped or terminated.
    */
   shutdown(graceMs: number): Promise<void>;
+  /**
+   * Hands a renewed certificate to every worker (and to those that will
+   * replace them): their new connections use it.
+   */
+  reloadTls(pair: TlsPair): void;
 }
 
 /** What the periodic liveness check does with one worker. */
@@ -191,10 +196,12 @@ interface Slot {
  */
 export async function startWorkerGroup(
   count: number,
-  options: StartOptions,
+  initialOptions: StartOptions,
   hooks: WorkerGroupOptions = testHooksFromEnv(),
 ): Promise<WorkerGroup> {
   const limitMs = hooks.livenessLimitMs ?? DEFAULT_LIVENESS_LIMIT_MS;
+  // Replaced by a renewed certificate (see reloadTls): workers started later get it.
+  let options = initialOptions;
   const log = hooks.log ?? ((line: string) => console.error(line));
   const slots: Slot[] = [];
   let stopping = false;
@@ -326,6 +333,14 @@ export async function startWorkerGroup(
 
   return {
     restarts: () => restarts,
+    reloadTls(pair: TlsPair) {
+      options = { ...options, tls: pair };
+      for (const slot of slots) {
+        if (slot.worker !== undefined) {
+          post(slot.worker, { kind: "reload-tls", pair });
+        }
+      }
+    },
     async shutdown(graceMs: number) {
       stopping = true;
       clearInterval(timer);

@@ -18,6 +18,7 @@ import { DEFAULT_MAX_OPEN_HANDLES } from "../files/handles.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  connect as connectTo,
   FIXTURE_FILES,
   FIXTURE_PNG,
   type FixtureTree,
@@ -69,9 +70,9 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   }
 }
 
-async function connect(port: number): Promise<Deno.TcpConn> {
-  const conn = await Deno.connect({ hostname: HOST, port });
-  conn.setNoDelay(true);
+async function connect(port: number): Promise<Deno.Conn> {
+  const conn = await connectTo(port, HOST);
+  (conn as Deno.TcpConn).setNoDelay?.(true);
   return conn;
 }
 
@@ -442,7 +443,7 @@ Deno.test("slowloris: 200 partial heads get 408 after the header timeout while a
       await delay(100);
       const baseFds = fdCount(pid);
       const partial = encoder.encode("GET / HTTP/1.1\r\nHost: a\r\n");
-      const conns: Deno.TcpConn[] = [];
+      const conns: Deno.Conn[] = [];
       const openedAt: number[] = [];
       try {
         const t0 = performance.now();
@@ -740,7 +741,7 @@ Deno.test("maxConnections 5: a sixth connection gets 503 and is closed while the
     const request = encoder.encode(
       "GET /notes.txt HTTP/1.1\r\nHost: a\r\n\r\n",
     );
-    const conns: Deno.TcpConn[] = [];
+    const conns: Deno.Conn[] = [];
     try {
       const readers: ResponseReader[] = [];
       for (let i = 0; i < 5; i++) {
@@ -1396,7 +1397,7 @@ Deno.test("random bytes and mangled requests never crash the server nor draw a 5
 /** An idle keep-alive connection: one request answered, then nothing. */
 async function idleConnection(
   port: number,
-): Promise<{ conn: Deno.TcpConn; reader: ResponseReader }> {
+): Promise<{ conn: Deno.Conn; reader: ResponseReader }> {
   const conn = await connect(port);
   const reader = new ResponseReader(conn);
   await writeAll(
@@ -1812,7 +1813,7 @@ async function soakClient(
   etag: EtagRef,
   stats: SoakStats,
 ): Promise<void> {
-  let conn: Deno.TcpConn | undefined;
+  let conn: Deno.Conn | undefined;
   let reader: ResponseReader | undefined;
   const fail = (text: string) => {
     stats.errorCount++;

@@ -15,6 +15,9 @@ import {
   startServer,
 } from "../server/server.ts";
 import { isSettled, stampOf } from "../files/cache.ts";
+import { makeTestTls, type TestTls } from "./tls_fixture.ts";
+
+export type { RunningServer };
 
 /** Absolute path of the repository (the parent of this folder). */
 export const REPO_DIR: string = new URL("..", import.meta.url).pathname
@@ -38,6 +41,76 @@ function delay(ms: number): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------
+// Transport: the same suites run over TCP and, once more, over TLS
+
+/**
+ * The transport of this test run. `PWS_TEST_TRANSPORT=tls deno test ...`
+ * runs the suites that use these helpers once more over TLS (`deno task
+ * test` does so for the conformance and hostile-input suites): servers
+ * started here then listen with TLS, and {@linkcode connect} and
+ * {@linkcode rawExchange} speak TLS to them.
+ */
+export const TRANSPORT: "tcp" | "tls" =
+  Deno.env.get("PWS_TEST_TRANSPORT") === "tls" ? "tls" : "tcp";
+
+/** The test certificate authority and server key of a TLS run. */
+export const TEST_TLS: TestTls | undefined = TRANSPORT === "tls"
+  ? await makeTestTls()
+  : undefined;
+
+/** The URL scheme of this test run's servers. */
+export const SCHEME: "http" | "https" = TRANSPORT === "tls" ? "https" : "http";
+
+/**
+ * Opens a connection to a test server: TCP, or TLS trusting the test CA
+ * when the run is over TLS.
+ */
+export function connect(
+  port: number,
+  hostname = "127.0.0.1",
+): Promise<Deno.Conn> {
+  return TEST_TLS === undefined
+    ? Deno.connect({ hostname, port })
+    : Deno.connectTls({ hostname, port, caCerts: [TEST_TLS.ca] });
+}
+
+let caFile: string | undefined;
+
+/** The same for wget (`--ca-certificate`). */
+export function wgetTrustArgs(): string[] {
+  const args = curlTrustArgs();
+  return args.length === 0 ? [] : [`--ca-certificate=${args[1]}`];
+}
+let tlsArgs: string[] | undefined;
+
+/**
+ * `--tls-cert FILE --tls-key FILE` for the test certificate, written to
+ * temp files once (for servers run as a subprocess in a TLS run).
+ */
+export function testTlsArgs(): string[] {
+  if (TEST_TLS === undefined) return [];
+  if (tlsArgs === undefined) {
+    const cert = Deno.makeTempFileSync({ prefix: "pws-test-", suffix: ".crt" });
+    const key = Deno.makeTempFileSync({ prefix: "pws-test-", suffix: ".key" });
+    Deno.writeTextFileSync(cert, TEST_TLS.cert);
+    Deno.writeTextFileSync(key, TEST_TLS.key);
+    tlsArgs = ["--tls-cert", cert, "--tls-key", key];
+  }
+  return tlsArgs;
+}
+
+/**
+ * Arguments that make curl trust this run's servers (none over TCP; the
+ * test CA, written to a temp file once, over TLS).
+ */
+export function curlTrustArgs(): string[] {
+  if (TEST_TLS === undefined) return [];
+  caFile ??= Deno.makeTempFileSync({ prefix: "pws-test-ca-", suffix: ".pem" });
+  Deno.writeTextFileSync(caFile, TEST_TLS.ca);
+  return ["--cacert", caFile];
+}
+
+// ---------------------------------------------------------------------------
 // In-process server
 
 /** Options of {@linkcode startTestServer} and {@linkcode withServer}. */
@@ -46,6 +119,8 @@ export interface TestServerOptions {
   root?: string;
   /** Overrides of the server configuration. */
   config?: StartOptions["config"];
+  /** Serve TLS with this pair (default: the run's transport decides). */
+  tls?: StartOptions["tls"] | false;
 }
 
 /**
@@ -60,6 +135,7 @@ export function startTestServer(
     hostname: "127.0.0.1",
     port: 0,
     config: options.config,
+    tls: options.tls === false ? undefined : options.tls ?? TEST_TLS,
   });
 }
 
@@ -90,6 +166,11 @@ export interface RawExchangeOptions {
   hostname?: string;
   /** Pause between the pieces of a request given as an array (default 0). */
   pieceDelayMs?: number;
+  /**
+   * Speak TLS trusting this CA, or cleartext (`false`); by default, the
+   * run's transport.
+   */
+  tls?: { ca: string } | false;
   /**
    * Shut down the writing side once everything is sent (default true), so
    * that a server keeping the connection alive sees the end of input and
@@ -129,8 +210,12 @@ export async function rawExchange(
     closeWrite = true,
   } = options;
   const started = performance.now();
-  const conn = await Deno.connect({ hostname, port });
-  conn.setNoDelay(true);
+  const conn = options.tls === false
+    ? await Deno.connect({ hostname, port })
+    : options.tls !== undefined
+    ? await Deno.connectTls({ hostname, port, caCerts: [options.tls.ca] })
+    : await connect(port, hostname);
+  (conn as Deno.TcpConn).setNoDelay?.(true);
   const pieces = Array.isArray(request)
     ? request.map(toBytes)
     : [toBytes(request as string | Uint8Array)];
@@ -594,6 +679,8 @@ export interface SpawnOptions {
   permissions?: readonly string[];
   /** Working directory (default the repository). */
   cwd?: string;
+  /** Serve cleartext even in a TLS test run. */
+  cleartext?: boolean;
   /** How long to wait for the startup line (default 15 s). */
   startupTimeoutMs?: number;
   /** Extra environment variables for the server (test hooks). */
@@ -621,6 +708,13 @@ export async function spawnServer(
   options: SpawnOptions = {},
 ): Promise<SpawnedServer> {
   const permissions = options.permissions ?? ["--allow-all"];
+  // Over TLS, the server gets the test certificate (unless the test chose).
+  if (
+    TEST_TLS !== undefined && !args.some((a) => a.startsWith("--tls")) &&
+    !options.cleartext
+  ) {
+    args = [...args, ...testTlsArgs()];
+  }
   const process = new Deno.Command(Deno.execPath(), {
     // The V8 flags of `deno task start` and of the compiled binary.
     args: [
@@ -692,7 +786,7 @@ export async function spawnServer(
   clearTimeout(timer);
   const m = line === undefined
     ? null
-    : /http:\/\/(\[[^\]]+\]|[^/:\s]+):(\d+)\//.exec(line);
+    : /https?:\/\/(\[[^\]]+\]|[^/:\s]+):(\d+)\//.exec(line);
   if (line === undefined || m === null) {
     const { stderr } = await stop();
     throw new Error(
