@@ -86,7 +86,7 @@ export async function handleConnection(
     logRequest(c, ex, remote);
   } finally {
     registry.connections.delete(c);
-    c.close();
+    c.closeGracefully();
     // Every read and write has settled: the buffers can serve others.
     c.releaseBuffers();
   }

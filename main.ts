@@ -19,18 +19,27 @@ import {
 } from "./server/server.ts";
 import { startWorkerGroup, type WorkerGroup } from "./server/workers.ts";
 import { kernelPathsAvailable } from "./files/open.ts";
+import {
+  type PreparedTls,
+  prepareTls,
+  watchCertificateFiles,
+} from "./server/https.ts";
 
 /** The addresses a person on this machine or network can click. */
-function clickableUrls(hostname: string, port: number): string[] {
+function clickableUrls(
+  hostname: string,
+  port: number,
+  scheme: "http" | "https" = "http",
+): string[] {
   const wildcard = hostname === "0.0.0.0" || hostname === "::";
   if (!wildcard) return [];
-  const urls = [`  Local:   ${formatUrl("localhost", port)}`];
+  const urls = [`  Local:   ${formatUrl("localhost", port, scheme)}`];
   try {
     for (const nic of Deno.networkInterfaces()) {
       if (nic.address === "127.0.0.1" || nic.address === "::1") continue;
       if (nic.family === "IPv6" && hostname === "0.0.0.0") continue;
       if (nic.family === "IPv6" && nic.address.startsWith("fe80")) continue;
-      urls.push(`  Network: ${formatUrl(nic.address, port)}`);
+      urls.push(`  Network: ${formatUrl(nic.address, port, scheme)}`);
     }
   } catch {
     // Without --allow-sys the network addresses are unknown; local is enough.
@@ -53,21 +62,42 @@ export async function main(args: string[]): Promise<number> {
     console.error(`pws: ${cli.message} (see pws --help)`);
     return 2;
   }
-  const { root, host, port, config, workers } = cli.options;
+  const { root, host, port, config, workers, tls, redirectHttpPort } =
+    cli.options;
+  let prepared: PreparedTls | undefined;
+  if (tls !== undefined) {
+    const result = await prepareTls(tls);
+    if (!result.ok) {
+      console.error(`pws: ${result.error}`);
+      return 1;
+    }
+    prepared = result.value;
+    for (const line of prepared.warnings) console.error(`pws: ${line}`);
+  }
   const options: StartOptions = {
     root,
     hostname: host,
     port,
     config: { logColor: Deno.stdout.isTerminal(), ...config },
+    tls: prepared?.pair,
   };
   let server: RunningServer;
   let group: WorkerGroup | undefined;
+  let redirect: RunningServer | undefined;
   try {
     server = startServer({ ...options, reusePort: workers > 1 });
     if (workers > 1) {
       group = await startWorkerGroup(workers - 1, {
         ...options,
         port: server.port,
+      });
+    }
+    if (redirectHttpPort !== undefined) {
+      redirect = startServer({
+        ...options,
+        port: redirectHttpPort,
+        tls: undefined,
+        config: { ...options.config, redirectToHttpsPort: server.port },
       });
     }
   } catch (err) {
@@ -77,19 +107,34 @@ export async function main(args: string[]): Promise<number> {
     }
     throw err;
   }
+  const stopWatching = tls?.kind === "files"
+    ? renewOnChange(tls.certPath, tls.keyPath, server, group)
+    : undefined;
   // Listen for signals before announcing the URL: a script may signal as
   // soon as it has read it.
   const stopped = untilSignalled({
     connectionCount: () => server.connectionCount(),
-    shutdown: (graceMs) =>
-      Promise.all([server.shutdown(graceMs), group?.shutdown(graceMs)])
-        .then(() => {}),
+    shutdown: (graceMs) => {
+      stopWatching?.();
+      return Promise.all([
+        server.shutdown(graceMs),
+        group?.shutdown(graceMs),
+        redirect?.shutdown(graceMs),
+      ]).then(() => {});
+    },
   }, server.shutdownGraceMs);
   // With JSON logs stdout carries JSON lines only: the banner goes to
   // stderr, where a person still sees it.
   const say = config.logFormat === "json" ? console.error : console.log;
   say(`pws ${VERSION} serving ${root} on ${server.url}`);
-  for (const line of clickableUrls(server.hostname, server.port)) say(line);
+  const scheme = server.secure ? "https" : "http";
+  for (const line of clickableUrls(server.hostname, server.port, scheme)) {
+    say(line);
+  }
+  if (redirect !== undefined) {
+    say(`  Redirect:  ${redirect.url} → ${scheme}:// on port ${server.port}`);
+  }
+  for (const line of prepared?.banner ?? []) say(line);
   if (!kernelPathsAvailable()) {
     console.error(
       "pws: without --allow-all, Deno hides /proc/self/fd, so files are " +
@@ -98,6 +143,67 @@ export async function main(args: string[]): Promise<number> {
     );
   }
   return await stopped;
+}
+
+/**
+ * Renews the certificate from its files on SIGHUP and when they change:
+ * new connections (of every worker) get the new pair, open ones go on. A
+ * pair that does not load keeps the old one, with one line saying why.
+ * Returns a function that stops watching.
+ */
+function renewOnChange(
+  certPath: string,
+  keyPath: string,
+  server: RunningServer,
+  group: WorkerGroup | undefined,
+): () => void {
+  let renewing = false;
+  const renew = async (why: string) => {
+    if (renewing) return;
+    renewing = true;
+    try {
+      const result = await prepareTls({ kind: "files", certPath, keyPath });
+      if (!result.ok) {
+        console.error(
+          `pws: kept the old certificate (${why}): ${result.error}`,
+        );
+        return;
+      }
+      server.reloadTls(result.value.pair);
+      group?.reloadTls(result.value.pair);
+      console.error(
+        `pws: certificate renewed (${why}):` +
+          result.value.banner[0].replace("  Certificate:", ""),
+      );
+    } catch (err) {
+      console.error(
+        `pws: kept the old certificate (${why}): ${
+          err instanceof Error ? err.message.split("\n")[0] : String(err)
+        }`,
+      );
+    } finally {
+      renewing = false;
+    }
+  };
+  const onHangup = () => void renew("SIGHUP");
+  try {
+    Deno.addSignalListener("SIGHUP", onHangup);
+  } catch {
+    // no SIGHUP here (Windows): the file watch still renews
+  }
+  const stop = watchCertificateFiles(
+    certPath,
+    keyPath,
+    () => void renew("the files changed"),
+  );
+  return () => {
+    stop();
+    try {
+      Deno.removeSignalListener("SIGHUP", onHangup);
+    } catch {
+      // never added
+    }
+  };
 }
 
 /**

@@ -136,7 +136,7 @@ export class ConnectionRegistry {
   drain(): void {
     this.draining = true;
     for (const c of this.connections) {
-      if (c.awaitingRequest && c.phase !== "write") c.close();
+      if (c.awaitingRequest && c.phase !== "write") c.closeGracefully();
     }
   }
 
@@ -171,6 +171,8 @@ export class Connection {
   status = 0;
   /** Bytes written for the current response. */
   bytesSent = 0;
+  /** Set when a TLS write made no progress within the write timeout. */
+  stalled = false;
 
   constructor(
     readonly conn: Deno.Conn,
@@ -363,6 +365,16 @@ export class Connection {
       setTimeout(() => this.close(), 1000);
       return;
     }
+    if (this.phase === "write" && this.secure) {
+      // Deno cannot cut a TLS connection whose peer stopped reading: close()
+      // hands the socket to a task that waits, uncounted and for ever, to
+      // deliver close_notify. So the connection stays ours instead, counted
+      // against --max-connections, until the peer reads or goes away (its
+      // pending write then settles and the handler ends).
+      this.deadline = Infinity;
+      this.stalled = true;
+      return;
+    }
     this.close();
   }
 
@@ -376,6 +388,31 @@ export class Connection {
     } catch {
       // already closed
     }
+  }
+
+  /**
+   * Closes at the end of an exchange or on a graceful shutdown: over TLS,
+   * a close_notify alert first (RFC 8446 §6.1), so that the client can
+   * tell a complete close from a cut connection; a peer that does not
+   * take it within a second is cut anyway.
+   */
+  closeGracefully(): void {
+    if (this.closed || !this.secure) return this.close();
+    this.closed = true;
+    this.deadline = Infinity;
+    const conn = this.conn;
+    const cut = () => {
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    };
+    const timer = setTimeout(cut, 1000);
+    conn.closeWrite().catch(() => {}).finally(() => {
+      clearTimeout(timer);
+      cut();
+    });
   }
 }
 

@@ -13,7 +13,9 @@ import {
   commandAvailable,
   parseResponses,
   rawExchange,
+  REPO_DIR,
   type RunningServer,
+  spawnServer,
   startTestServer,
   STATIC_DIR,
 } from "./helpers.ts";
@@ -410,4 +412,212 @@ Deno.test("https: a renewed certificate reaches new connections while open ones 
     );
     assert.equal(parseResponses(still.bytes)[0].status, 200);
   });
+});
+
+/** Writes the test pair to files in a new temp dir. */
+function writePair(tls: TestTls): { dir: string; cert: string; key: string } {
+  const dir = Deno.makeTempDirSync({ prefix: "pws-tls-files-" });
+  Deno.writeTextFileSync(`${dir}/cert.pem`, tls.cert);
+  Deno.writeTextFileSync(`${dir}/key.pem`, tls.key);
+  return { dir, cert: `${dir}/cert.pem`, key: `${dir}/key.pem` };
+}
+
+/** The certificate subject a TLS client sees, trusting only `ca`. */
+async function servedBy(port: number, ca: string): Promise<boolean> {
+  try {
+    const conn = await Deno.connectTls({
+      hostname: "127.0.0.1",
+      port,
+      caCerts: [ca],
+    });
+    await conn.handshake();
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name:
+    "https: the command line serves --tls-cert/--tls-key, renews on SIGHUP and on file change, keeps a broken pair out",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const first = writePair(TLS);
+    const renewed = await makeTestTls();
+    const third = await makeTestTls();
+    const server = await spawnServer([
+      "--root",
+      STATIC_DIR,
+      "--quiet",
+      "--tls-cert",
+      first.cert,
+      "--tls-key",
+      first.key,
+      "0",
+    ]);
+    try {
+      assert.match(server.startupLine, /serving .* on https:\/\//);
+      assert.ok(await servedBy(server.port, TLS.ca));
+      // A keep-alive connection from before the renewals.
+      const before = await Deno.connectTls({
+        hostname: "127.0.0.1",
+        port: server.port,
+        caCerts: [TLS.ca],
+      });
+      const ask = new TextEncoder().encode(
+        "GET /about.html HTTP/1.1\r\nHost: a\r\n\r\n",
+      );
+      await before.write(ask);
+      const buf = new Uint8Array(64 * 1024);
+      assert.ok((await before.read(buf))! > 0);
+
+      // SIGHUP after the files were replaced.
+      Deno.writeTextFileSync(first.cert, renewed.cert);
+      Deno.writeTextFileSync(first.key, renewed.key);
+      server.process.kill("SIGHUP");
+      const deadline = Date.now() + 5000;
+      while (
+        !await servedBy(server.port, renewed.ca) && Date.now() < deadline
+      ) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(await servedBy(server.port, renewed.ca), "renewed on SIGHUP");
+      assert.ok(!await servedBy(server.port, TLS.ca), "the old one is gone");
+      await before.write(ask);
+      assert.ok((await before.read(buf))! > 0, "the old connection goes on");
+      before.close();
+
+      // A broken pair (the key of another certificate) is refused.
+      Deno.writeTextFileSync(first.key, third.key);
+      server.process.kill("SIGHUP");
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.ok(await servedBy(server.port, renewed.ca), "kept the pair");
+
+      // Fixed files are picked up without a signal.
+      Deno.writeTextFileSync(first.cert, third.cert);
+      const deadline2 = Date.now() + 6000;
+      while (!await servedBy(server.port, third.ca) && Date.now() < deadline2) {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.ok(await servedBy(server.port, third.ca), "renewed on change");
+      const { stderr } = await server.stop();
+      assert.match(stderr, /certificate renewed \(SIGHUP\)/);
+      assert.match(stderr, /kept the old certificate \(SIGHUP\): .*key.pem/);
+      assert.match(stderr, /certificate renewed \(the files changed\)/);
+    } finally {
+      await server.stop();
+      Deno.removeSync(first.dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("https: a missing or mismatched certificate is one line and exit 1", async () => {
+  const files = writePair(TLS);
+  const other = await makeTestTls();
+  Deno.writeTextFileSync(`${files.dir}/other.key`, other.key);
+  try {
+    const cases: [string[], RegExp][] = [
+      [
+        ["--tls-cert", `${files.dir}/nope.pem`, "--tls-key", files.key],
+        /nope\.pem.*not found/,
+      ],
+      [
+        ["--tls-cert", files.cert, "--tls-key", `${files.dir}/other.key`],
+        /other\.key.*match/,
+      ],
+      [["--tls-cert", files.key, "--tls-key", files.key], /key\.pem/],
+    ];
+    for (const [args, message] of cases) {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "main.ts", "--root", STATIC_DIR, ...args, "0"],
+        cwd: REPO_DIR,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = decoder.decode(out.stderr);
+      assert.equal(out.code, 1, stderr);
+      assert.equal(stderr.trim().split("\n").length, 1, stderr);
+      assert.match(stderr, message);
+      assert.match(stderr, /^pws: /);
+    }
+  } finally {
+    Deno.removeSync(files.dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name:
+    "https: --tls-self-signed makes a CA once, reuses it, and says how to trust it",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const data = Deno.makeTempDirSync({ prefix: "pws-data-" });
+    try {
+      const start = () =>
+        spawnServer(
+          ["--root", STATIC_DIR, "--quiet", "--tls-self-signed", "0"],
+          {
+            env: { XDG_DATA_HOME: data },
+          },
+        );
+      const fingerprints: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const server = await start();
+        try {
+          const ca = Deno.readTextFileSync(`${data}/pws/ca.crt`);
+          assert.ok(await servedBy(server.port, ca));
+          assert.equal(
+            Deno.statSync(`${data}/pws/ca.key`).mode! & 0o777,
+            0o600,
+          );
+        } finally {
+          const { stdout } = await server.stop();
+          assert.match(stdout, new RegExp(`Local CA: +${data}/pws/ca\\.crt`));
+          assert.match(stdout, /To trust it: /);
+          fingerprints.push(/SHA-256: +([0-9A-F:]+)/.exec(stdout)![1]);
+          assert.equal(stdout.includes("(made now)"), i === 0);
+        }
+      }
+      assert.equal(fingerprints[0], fingerprints[1], "the CA is reused");
+    } finally {
+      Deno.removeSync(data, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "https: --workers 2 serves TLS on every thread",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const files = writePair(TLS);
+    const server = await spawnServer([
+      "--root",
+      STATIC_DIR,
+      "--quiet",
+      "--workers",
+      "2",
+      "--tls-cert",
+      files.cert,
+      "--tls-key",
+      files.key,
+      "0",
+    ]);
+    try {
+      for (let i = 0; i < 40; i++) {
+        const result = await rawExchange(
+          server.port,
+          "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+          { tls: TLS },
+        );
+        assert.equal(parseResponses(result.bytes)[0].status, 200);
+      }
+    } finally {
+      await server.stop();
+      Deno.removeSync(files.dir, { recursive: true });
+    }
+  },
 });
