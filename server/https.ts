@@ -10,7 +10,6 @@
 import type { TlsSource } from "./cli.ts";
 import type { TlsPair } from "./listeners.ts";
 import { describeCertificate, loadCertificateFiles } from "../tls/certs.ts";
-import { selfSignedCertificate } from "../tls/local_ca.ts";
 
 /** A certificate ready to serve, and what to tell the user about it. */
 export interface PreparedTls {
@@ -38,6 +37,8 @@ export async function prepareTls(
       },
     };
   }
+  // Loaded only here: the X.509 library costs about 200 ms at start-up.
+  const { selfSignedCertificate } = await import("../tls/local_ca.ts");
   const issued = await selfSignedCertificate();
   if (!issued.ok) return issued;
   const { cert, key, caPath, caFingerprint, caCreated, trustInstruction } =

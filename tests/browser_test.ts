@@ -18,7 +18,13 @@ import {
   type Response,
 } from "playwright-core";
 import type { RunningServer } from "../server/server.ts";
-import { REPO_DIR, startTestServer, STATIC_DIR } from "./helpers.ts";
+import { createHash, X509Certificate } from "node:crypto";
+import {
+  REPO_DIR,
+  spawnServer,
+  startTestServer,
+  STATIC_DIR,
+} from "./helpers.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const OUTPUT_DIR = `${REPO_DIR}/test-output`;
@@ -41,10 +47,11 @@ if (!hasChromium) {
   );
 }
 
-function launchBrowser(): Promise<Browser> {
+function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
+      ...extraArgs,
       "--no-sandbox",
       "--disable-gpu",
       "--disable-background-networking",
@@ -328,6 +335,105 @@ Deno.test({
       if (listingRoot !== undefined) {
         await Deno.remove(listingRoot, { recursive: true });
       }
+    }
+  },
+});
+
+/**
+ * The SPKI hash Chromium's `--ignore-certificate-errors-spki-list` takes:
+ * base64 of SHA-256 over the certificate's public key (DER SPKI).
+ */
+function spkiHash(certPem: string): string {
+  const spki = new X509Certificate(certPem).publicKey.export({
+    type: "spki",
+    format: "der",
+  });
+  return createHash("sha256").update(spki).digest("base64");
+}
+
+/** The leaf certificate a TLS server presents (via openssl s_client). */
+async function servedCertificate(port: number): Promise<string> {
+  const out = await new Deno.Command("openssl", {
+    args: [
+      "s_client",
+      "-connect",
+      `127.0.0.1:${port}`,
+      "-servername",
+      "localhost",
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const begin = text.indexOf("-----BEGIN CERTIFICATE-----");
+  const end = text.indexOf("-----END CERTIFICATE-----");
+  assert.ok(begin >= 0 && end > begin, "openssl showed the certificate");
+  return text.slice(begin, end + "-----END CERTIFICATE-----".length) + "\n";
+}
+
+Deno.test({
+  name:
+    "browser: the demo site over HTTPS from --tls-self-signed, a secure context",
+  ignore: !hasChromium,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await Deno.mkdir(OUTPUT_DIR, { recursive: true });
+    const data = await Deno.makeTempDir({ prefix: "pws-browser-data-" });
+    const server = await spawnServer(
+      ["--root", STATIC_DIR, "--quiet", "--tls-self-signed", "0"],
+      { env: { XDG_DATA_HOME: data } },
+    );
+    let browser: Browser | undefined;
+    try {
+      // Trust for this browser only: the served certificate's key, as
+      // Chromium's SPKI allow-list (it is issued by the local CA at start).
+      const leaf = await servedCertificate(server.port);
+      browser = await launchBrowser([
+        `--ignore-certificate-errors-spki-list=${spkiHash(leaf)}`,
+      ]);
+      const { page, responses } = await newPage(browser);
+      const url = `https://localhost:${server.port}/`;
+      const response = await page.goto(url, { waitUntil: "load" });
+      assert.equal(response?.status(), 200);
+      const seen = await inPage<
+        {
+          secure: boolean;
+          protocol: string;
+          background: string;
+          hops: string[];
+        }
+      >(
+        page,
+        `({
+          secure: window.isSecureContext,
+          protocol: location.protocol,
+          background: ${BODY_BACKGROUND},
+          hops: performance.getEntries()
+            .filter((e) => "nextHopProtocol" in e)
+            .map((e) => e.nextHopProtocol),
+        })`,
+      );
+      assert.equal(seen.protocol, "https:");
+      assert.equal(seen.secure, true, "a secure context");
+      assert.equal(seen.background, "rgb(247, 245, 240)", "stylesheet applied");
+      assert.ok(seen.hops.length >= 3, `resources: ${seen.hops}`);
+      for (const path of ["/style.css", "/images/server.png"]) {
+        assert.equal(responses.get(path)?.status(), 200, path);
+      }
+      const security = await response!.securityDetails();
+      const tlsVersion = String(security?.protocol ?? "");
+      assert.ok(
+        tlsVersion === "TLS 1.3" || tlsVersion === "TLS 1.2",
+        `protocol ${tlsVersion}`,
+      );
+      await page.screenshot({ path: `${OUTPUT_DIR}/https-index.png` });
+      await page.context().close();
+    } finally {
+      await browser?.close();
+      await server.stop();
+      await Deno.remove(data, { recursive: true });
     }
   },
 });
