@@ -189,7 +189,13 @@ Deno.test("certs: text that is not PEM, and DER, are told apart", async () => {
     "der.crt",
   );
   says(await refusal("text.crt", "pkcs8.key"), "text.crt", "is not PEM");
-  says(await refusal("der.crt", "pkcs8.key"), "der.crt", "binary DER");
+  says(
+    await refusal("der.crt", "pkcs8.key"),
+    "der.crt",
+    `binary DER, not PEM; convert it with: openssl x509 -inform der -in ${
+      path("der.crt")
+    } -out ${path("der.crt")}.pem`,
+  );
   says(await refusal("pkcs8.crt", "text.crt"), "text.crt", "is not PEM");
 });
 
