@@ -119,7 +119,7 @@ function parseChain(path: string, all: PemBlock[], text: string): ParsedChain {
     ok: false,
     error: `certificate file ${path}: ${problem}`,
   });
-  if (all.length === 0) return fail(notPem(text, "x509"));
+  if (all.length === 0) return fail(notPem(path, text, "x509"));
   const blocks = all.filter((block) => block.label === "CERTIFICATE");
   if (blocks.length === 0) {
     const isKey = all.some((block) => block.label.endsWith("PRIVATE KEY"));
@@ -152,7 +152,7 @@ function parseKey(path: string, all: PemBlock[], text: string): ParsedKey {
     ok: false,
     error: `private key file ${path}: ${problem}`,
   });
-  if (all.length === 0) return fail(notPem(text, "pkey"));
+  if (all.length === 0) return fail(notPem(path, text, "pkey"));
   if (
     all.some((block) =>
       block.label === "ENCRYPTED PRIVATE KEY" ||
@@ -193,11 +193,11 @@ function parseKey(path: string, all: PemBlock[], text: string): ParsedKey {
  * Why a file without a single PEM block is not PEM; DER (binary, starting
  * with an ASN.1 SEQUENCE) gets the command that converts it.
  */
-function notPem(text: string, tool: "x509" | "pkey"): string {
+function notPem(path: string, text: string, tool: "x509" | "pkey"): string {
   const der = text.charCodeAt(0) === 0x30 && text.includes("\uFFFD");
   return der
     ? `is binary DER, not PEM; convert it with: openssl ${tool} -inform der ` +
-      `-in FILE -out FILE.pem`
+      `-in ${path} -out ${path}.pem`
     : 'is not PEM (no "-----BEGIN" line)';
 }
 

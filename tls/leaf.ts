@@ -41,8 +41,6 @@ export interface IssuedLeaf {
   cert: string;
   /** The leaf's PKCS#8 private key. */
   key: string;
-  /** The names in the leaf, as OpenSSL prints them (`DNS:localhost`). */
-  altNames: string[];
   /** End of validity. */
   notAfter: Date;
 }
@@ -110,10 +108,6 @@ export async function issueLeaf(
     cert: leaf.toString("pem") + "\n" + issuer.certificate.toString("pem") +
       "\n",
     key: x509.PemConverter.encode(pkcs8, "PRIVATE KEY") + "\n",
-    altNames: [
-      ...names.dns.map((name) => "DNS:" + name),
-      ...names.ip.map((address) => "IP:" + address),
-    ],
     notAfter,
   };
 }

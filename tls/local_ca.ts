@@ -29,6 +29,7 @@ import {
   type Issuer,
   randomSerial,
 } from "./leaf.ts";
+import { type CertificateFacts, certificateFacts } from "./certs.ts";
 import { caOwner, defaultDataDir, trustInstruction } from "./data_dir.ts";
 
 /** The local CA, ready to sign. */
@@ -68,16 +69,14 @@ export interface SelfSignedCertificate {
   cert: string;
   /** PEM: the leaf's private key. */
   key: string;
-  /** Names the leaf is valid for (`DNS:localhost`, `IP:127.0.0.1`…). */
-  altNames: string[];
+  /** The leaf's subject, names, validity and fingerprint. */
+  facts: CertificateFacts;
   /** Path of the CA certificate to trust. */
   caPath: string;
   /** SHA-256 fingerprint of the CA certificate. */
   caFingerprint: string;
   /** Whether the CA was made by this call (so it is not trusted yet). */
   caCreated: boolean;
-  /** End of the leaf's validity (a restart issues a new one). */
-  notAfter: Date;
   /** One line: how to make this machine trust the CA. */
   trustInstruction: string;
 }
@@ -106,13 +105,13 @@ export async function selfSignedCertificate(
         (os === "windows" ? "LOCALAPPDATA" : "HOME") + " is not set",
     );
   }
-  const hostname = options.hostname ?? Deno.hostname();
+  const hostname = options.hostname ?? machineHostname();
   const owner = options.owner ?? caOwner(Deno.env.get, hostname);
   const ca = await loadOrCreateLocalCa(dataDir, owner, { now: options.now });
   if (!ca.ok) return ca;
   const leaf = await issueLeaf(ca.value, {
     hostname,
-    addresses: options.addresses ?? Deno.networkInterfaces(),
+    addresses: options.addresses ?? machineAddresses(),
     now: options.now,
   });
   return {
@@ -120,11 +119,10 @@ export async function selfSignedCertificate(
     value: {
       cert: leaf.cert,
       key: leaf.key,
-      altNames: leaf.altNames,
+      facts: certificateFacts(new X509Certificate(leaf.cert)),
       caPath: ca.value.certPath,
       caFingerprint: ca.value.fingerprint256,
       caCreated: ca.value.created,
-      notAfter: leaf.notAfter,
       trustInstruction: trustInstruction(os, ca.value.certPath),
     },
   };
@@ -135,15 +133,18 @@ export async function selfSignedCertificate(
  * sound, made (and written) when neither is. Files are published by
  * hard-linking a complete temporary file into place, which fails rather
  * than replaces, so two pws starting at once end up sharing one CA.
+ * `owner` goes into a new CA's name; `options.now` is the time to check
+ * validity and issue at (defaults to now).
  */
 export async function loadOrCreateLocalCa(
   dir: string,
   owner: string,
-  options: { now?: Date; checkMode?: boolean } = {},
+  options: { now?: Date } = {},
 ): Promise<Outcome<LocalCa>> {
   const certPath = joinPath(dir, "ca.crt");
   const keyPath = joinPath(dir, "ca.key");
-  const checkMode = options.checkMode ?? Deno.build.os !== "windows";
+  // Windows has no mode bits: %LOCALAPPDATA% is private to its user.
+  const checkMode = Deno.build.os !== "windows";
   try {
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   } catch (error) {
@@ -375,4 +376,22 @@ function octal(mode: number): string {
 
 function fail(error: string): { ok: false; error: string } {
   return { ok: false, error };
+}
+
+/** This machine's hostname, or "localhost" when Deno may not ask. */
+function machineHostname(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "localhost";
+  }
+}
+
+/** This machine's addresses, or none when Deno may not ask. */
+function machineAddresses(): readonly InterfaceAddress[] {
+  try {
+    return Deno.networkInterfaces();
+  } catch {
+    return [];
+  }
 }

@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
+import { describeCertificate } from "./certs.ts";
 import { loadOrCreateLocalCa, selfSignedCertificate } from "./local_ca.ts";
 import { runCommand, tlsHandshakeText } from "./test_helpers.ts";
 
@@ -131,6 +132,17 @@ Deno.test("local CA: openssl verifies the leaf and shows its extensions", async 
     assert.ok(leaf.includes(expected), `${expected} in\n${leaf}`);
   }
   assert.ok(!leaf.includes("FE80"), leaf);
+  assert.deepEqual(issued.facts.subject, ["CN=devbox"]);
+  assert.deepEqual(issued.facts.subjectAltNames, [
+    "DNS:localhost",
+    "DNS:devbox",
+    "DNS:devbox.local",
+    "IP:127.0.0.1",
+    "IP:::1",
+    "IP:192.0.2.7",
+    "IP:2001:db8::5",
+  ]);
+  assert.ok(describeCertificate(issued.facts).startsWith("CN=devbox, "));
   const parsed = new X509Certificate(firstCertificate(issued.cert));
   const from = new Date(parsed.validFrom).getTime();
   const to = new Date(parsed.validTo).getTime();
