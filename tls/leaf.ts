@@ -1,6 +1,6 @@
 /**
  * The server certificate that `--tls-self-signed` issues from the local CA
- * at every start, in memory only: ECDSA P-256, valid for 30 days (browsers
+ * at every start, in memory only: ECDSA P-256, valid for 90 days (browsers
  * refuse more than 397), for the names a browser may use to reach this
  * machine: `localhost`, the loopback addresses, the hostname and the LAN
  * addresses.
@@ -52,8 +52,11 @@ export const ECDSA_P256 = {
   hash: "SHA-256",
 } as const;
 
-/** Validity of a leaf: well below the 397 days browsers accept. */
-export const LEAF_VALIDITY_DAYS = 30;
+/**
+ * Validity of a leaf: well below the 397 days browsers accept, and above
+ * the 60 days under which TLS scanners (testssl.sh) warn of expiry.
+ */
+export const LEAF_VALIDITY_DAYS = 90;
 /** notBefore lies this far back, so a client whose clock lags accepts it. */
 export const CLOCK_SKEW_MS = 5 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;
