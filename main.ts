@@ -19,6 +19,7 @@ import {
 } from "./server/server.ts";
 import { startWorkerGroup, type WorkerGroup } from "./server/workers.ts";
 import { kernelPathsAvailable } from "./files/open.ts";
+import { cleartextAuthWarning, loadAuthUsers } from "./auth/load.ts";
 
 /** The addresses a person on this machine or network can click. */
 function clickableUrls(hostname: string, port: number): string[] {
@@ -54,6 +55,18 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   const { root, host, port, config, workers } = cli.options;
+  // Password protection: users loaded once here (workers get the list).
+  if (cli.options.auth !== undefined) {
+    const loaded = loadAuthUsers(cli.options.auth);
+    if (loaded.kind === "error") {
+      console.error(`pws: ${loaded.message}`);
+      return 1;
+    }
+    for (const warning of loaded.warnings) {
+      console.error(`pws: warning: ${warning}`);
+    }
+    config.auth = { users: loaded.users };
+  }
   const options: StartOptions = {
     root,
     hostname: host,
@@ -90,6 +103,10 @@ export async function main(args: string[]): Promise<number> {
   const say = config.logFormat === "json" ? console.error : console.log;
   say(`pws ${VERSION} serving ${root} on ${server.url}`);
   for (const line of clickableUrls(server.hostname, server.port)) say(line);
+  const cleartext = config.auth === undefined
+    ? undefined
+    : cleartextAuthWarning({ host: server.hostname, tls: false });
+  if (cleartext !== undefined) console.error(`pws: warning: ${cleartext}`);
   if (!kernelPathsAvailable()) {
     console.error(
       "pws: without --allow-all, Deno hides /proc/self/fd, so files are " +

@@ -8,6 +8,7 @@
 import { DEFAULT_HEAD_LIMITS, type HeadLimits } from "../http/request.ts";
 import { DEFAULT_LOOKUP_OPTIONS, type LookupOptions } from "../files/lookup.ts";
 import type { LogFormat } from "./log.ts";
+import type { AuthSettings } from "../auth/authenticator.ts";
 import denoConfig from "../deno.json" with { type: "json" };
 
 /** The pws version, from deno.json. */
@@ -64,6 +65,11 @@ export interface ServerConfig {
   logFormat: LogFormat;
   /** Colour the text log (stdout is a terminal). */
   logColor: boolean;
+  /**
+   * Password protection (`--auth`, `--auth-file`): the users, and limits
+   * tests may lower; undefined serves everyone.
+   */
+  auth: AuthSettings | undefined;
 }
 
 /**
@@ -98,5 +104,6 @@ export function defaultConfig(rootReal: string): ServerConfig {
     extraHeaders: [],
     logFormat: "off",
     logColor: false,
+    auth: undefined,
   };
 }
