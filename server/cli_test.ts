@@ -354,7 +354,15 @@ Deno.test("parseHeaderFlag() sends a field with its own flag to that flag", () =
 
 Deno.test("USAGE documents the core options and the default port", () => {
   for (
-    const flag of ["--root", "--host", "--cache-control", "--help", "--version"]
+    const flag of [
+      "--root",
+      "--host",
+      "--cache-control",
+      "--auth USER:PASS",
+      "--auth-file FILE",
+      "--help",
+      "--version",
+    ]
   ) {
     assert.ok(USAGE.includes(flag), flag);
   }
