@@ -12,8 +12,10 @@
  *    CredentialCache}): a browser's repeated requests cost a map lookup.
  * 3. The client address has no attempt left: 429 with `Retry-After`,
  *    without looking at the password ({@linkcode FailureLimiter}).
- * 4. Too many checks in flight on the server: 503 with `Retry-After`
- *    (the pool threads also compress, and must not drown in bcrypt).
+ * 4. Too many checks in flight on the server: 503 with `Retry-After`.
+ *    The pool threads also compress: checks are handed to them one per
+ *    thread, the rest wait here, so a flood of guesses delays a
+ *    compression job by one check at most.
  * 5. Parse (RFC 7617) and verify ({@linkcode CredentialVerifier}); a
  *    malformed value is a failed attempt like a wrong password.
  *
@@ -37,11 +39,16 @@ export interface AuthSettings {
   failureBurst?: number;
   /** Milliseconds for one failed attempt to be forgiven (default 6000). */
   failureRefillMs?: number;
-  /** Password checks in flight at once, server-wide (default 16). */
+  /** Password checks running or waiting, server-wide (default 16). */
   maxPendingChecks?: number;
+  /**
+   * Password checks running at once (default: the pool's threads, so
+   * that a compression job waits behind one check at most).
+   */
+  maxRunningChecks?: number;
 }
 
-/** Default limit of password checks in flight. */
+/** Default limit of password checks running or waiting. */
 export const DEFAULT_MAX_PENDING_CHECKS = 16;
 
 /** The outcome of a check. */
@@ -66,7 +73,11 @@ export class Authenticator {
   readonly limiter: FailureLimiter;
   readonly verifier: CredentialVerifier;
   readonly maxPendingChecks: number;
+  readonly maxRunningChecks: number;
   #pending = 0;
+  #running = 0;
+  /** Checks waiting for a running one to finish, oldest first. */
+  #waiting: (() => void)[] = [];
 
   constructor(
     settings: AuthSettings,
@@ -80,11 +91,18 @@ export class Authenticator {
     this.verifier = new CredentialVerifier(settings.users, bcrypt);
     this.maxPendingChecks = settings.maxPendingChecks ??
       DEFAULT_MAX_PENDING_CHECKS;
+    this.maxRunningChecks = settings.maxRunningChecks ??
+      compressionPool.maxThreads;
   }
 
-  /** Password checks in flight now. */
+  /** Password checks running or waiting now. */
   get pendingChecks(): number {
     return this.#pending;
+  }
+
+  /** Password checks running now. */
+  get runningChecks(): number {
+    return this.#running;
   }
 
   /**
@@ -125,6 +143,8 @@ export class Authenticator {
     key: string,
   ): Promise<AuthVerdict> {
     this.#pending++;
+    if (this.#running < this.maxRunningChecks) this.#running++;
+    else await new Promise<void>((go) => this.#waiting.push(go));
     let match: boolean;
     try {
       match = await this.verifier.verify(user, password);
@@ -134,6 +154,10 @@ export class Authenticator {
       return BUSY;
     } finally {
       this.#pending--;
+      // The slot goes straight to the next waiting check, if any.
+      const next = this.#waiting.shift();
+      if (next === undefined) this.#running--;
+      else next();
     }
     if (!match) return UNAUTHORIZED;
     this.limiter.refund(key);

@@ -117,6 +117,7 @@ Deno.test("Authenticator: checks in flight are bounded server-wide (503), withou
         source: "test",
       }],
       maxPendingChecks: 2,
+      maxRunningChecks: 2,
       failureBurst: 3,
     },
     () => new Promise((resolve) => release.push(() => resolve("x"))),
@@ -135,6 +136,48 @@ Deno.test("Authenticator: checks in flight are bounded server-wide (503), withou
   for (const r of release) r();
   assert.deepEqual(await a, { kind: "unauthorized" });
   assert.deepEqual(await b, { kind: "unauthorized" });
+  assert.equal(auth.pendingChecks, 0);
+});
+
+Deno.test("Authenticator: checks go to the pool one at a time per thread; the others wait here", async () => {
+  const hash = "$2y$05$PO3sH6K1EsiHX9bM3xmcxOx7RBihXWEkw5aPudzZD/YVNBS/uxz9m";
+  const release: (() => void)[] = [];
+  let running = 0;
+  let most = 0;
+  const auth = new Authenticator(
+    {
+      users: [{
+        user: "alice",
+        secret: { kind: "bcrypt", hash, cost: 5 },
+        source: "test",
+      }],
+      maxRunningChecks: 1,
+      failureBurst: 100,
+    },
+    () => {
+      running++;
+      most = Math.max(most, running);
+      return new Promise((resolve) =>
+        release.push(() => {
+          running--;
+          resolve("x");
+        })
+      );
+    },
+  );
+  const verdicts = [1, 2, 3, 4].map((i) =>
+    auth.check([basic(`alice:${i}`)], "192.0.2.1")
+  );
+  assert.equal(auth.pendingChecks, 4);
+  for (let step = 0; step < 4; step++) {
+    await new Promise((r) => setTimeout(r, 0));
+    assert.equal(release.length, step + 1, "one check handed over at a time");
+    assert.equal(auth.runningChecks, 1);
+    release[step]();
+  }
+  for (const v of verdicts) assert.deepEqual(await v, { kind: "unauthorized" });
+  assert.equal(most, 1);
+  assert.equal(auth.runningChecks, 0);
   assert.equal(auth.pendingChecks, 0);
 });
 

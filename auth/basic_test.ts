@@ -139,10 +139,16 @@ Deno.test("parseBasicAuthorization: control characters are refused", () => {
 });
 
 Deno.test("parseBasicAuthorization: huge values are parsed in linear time", () => {
+  // The best of 5 rounds of 10 parses: noise (GC, other processes) only
+  // ever adds time.
   const time = (value: string): number => {
-    const t0 = performance.now();
-    for (let i = 0; i < 20; i++) parseBasicAuthorization(value);
-    return (performance.now() - t0) / 20;
+    let best = Infinity;
+    for (let round = 0; round < 5; round++) {
+      const t0 = performance.now();
+      for (let i = 0; i < 10; i++) parseBasicAuthorization(value);
+      best = Math.min(best, (performance.now() - t0) / 10);
+    }
+    return best;
   };
   const sizes = [4 * 1024, 32 * 1024];
   const shapes = [
@@ -159,7 +165,7 @@ Deno.test("parseBasicAuthorization: huge values are parsed in linear time", () =
     // 8 times the input: linear is about 8 times the time; a generous
     // bound against noise, far below the 64 times of a quadratic parse.
     assert.ok(
-      large < 1 || large < small * 24,
+      large < 2 || large < small * 24,
       `${shape(8).slice(0, 12)}…: ${small.toFixed(3)} ms → ${
         large.toFixed(3)
       } ms`,
