@@ -190,12 +190,13 @@ export function refusalReply(
   }
 }
 
-/** One authenticator per server configuration, made at first use. */
+/** One authenticator per settings object, made at first use. */
 const authenticators = new WeakMap<AuthSettings, Authenticator>();
 
 /**
- * The authenticator of a server whose settings are `settings` (each
- * server, and each `--workers` thread, has its own cache and limits).
+ * The authenticator for `settings`: its cache and limits are shared by the
+ * servers given this very object (a test may do so on purpose); each
+ * `--workers` thread gets a copy of the settings, so it has its own.
  */
 export function authenticatorFor(settings: AuthSettings): Authenticator {
   let auth = authenticators.get(settings);
