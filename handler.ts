@@ -1,9 +1,10 @@
 /**
  * One client connection: read request heads, decide, write responses,
  * until the connection ends. The request path reads as one list in
- * {@linkcode respond}: method → target → OPTIONS/CORS → lookup (dotfiles,
- * clean URLs, SPA fallback) → redirect, listing, error or file. Decisions
- * are delegated to the pure modules under `http/` and `files/`.
+ * {@linkcode respond}: password (`--auth`) → method → target → OPTIONS/CORS
+ * → lookup (dotfiles, clean URLs, SPA fallback) → redirect, listing, error
+ * or file. Decisions are delegated to the pure modules under `http/`,
+ * `files/` and `auth/`.
  *
  * @module
  */
@@ -20,6 +21,7 @@ import {
   checkIncompleteHead,
   findHeadEnd,
   headerValue,
+  headerValues,
   parseRequestHead,
   skipEmptyLines,
 } from "./http/request.ts";
@@ -28,6 +30,7 @@ import {
   checkHost,
   classifyMethod,
   corsPreflightHeaders,
+  isCorsPreflight,
   isExpectContinue,
   isSpaNavigation,
   wantsKeepAlive,
@@ -47,6 +50,15 @@ import { Http1Sink, writeReady } from "./http1/writer.ts";
 import type { ReadyResponse } from "./files/cache.ts";
 import type { ReplayEntry } from "./http1/replay.ts";
 import { currentHttpSecond } from "./http/response.ts";
+import { authenticatorFor, refusalReply } from "./auth/authenticator.ts";
+
+/** Who sent the current request: the address, and the user once known. */
+interface RequestClient {
+  /** The peer's address, as the kernel reports it. */
+  readonly remote: string;
+  /** The user its credentials passed as (`--auth`), for the log. */
+  user: string | undefined;
+}
 
 /**
  * Serves one accepted connection until it closes. Never throws: every
@@ -60,17 +72,21 @@ export async function handleConnection(
   const c = new Connection(conn, ctx, secure);
   const registry = ctx.registry;
   registry.connections.add(c);
-  const remote = (conn.remoteAddr as Deno.NetAddr).hostname ?? "-";
+  const client: RequestClient = {
+    remote: (conn.remoteAddr as Deno.NetAddr).hostname ?? "-",
+    user: undefined,
+  };
   let ex: Exchange | undefined;
   try {
     // The handshake counts against the header timeout, like the head.
-    if (secure && await c.handshake(remote) === undefined) return;
+    if (secure && await c.handshake(client.remote) === undefined) return;
     while (true) {
       ex = undefined;
       c.status = 0;
       c.bytesSent = 0;
-      const more = await serveOneRequest(c, (e) => ex = e);
-      logRequest(c, ex, remote);
+      client.user = undefined;
+      const more = await serveOneRequest(c, client, (e) => ex = e);
+      logRequest(c, ex, client);
       if (!more) break;
       c.requestsServed++;
       if (registry.draining) break;
@@ -83,7 +99,7 @@ export async function handleConnection(
         await sendErrorAndClose(c, 500).catch(() => {});
       }
     }
-    logRequest(c, ex, remote);
+    logRequest(c, ex, client);
   } finally {
     registry.connections.delete(c);
     c.closeGracefully();
@@ -96,13 +112,14 @@ export async function handleConnection(
 function logRequest(
   c: Connection,
   ex: Exchange | undefined,
-  remote: string,
+  client: RequestClient,
 ): void {
   const log = c.ctx.accessLog;
   if (log === undefined || (c.status === 0 && ex === undefined)) return;
   log.record({
     time: c.requestStartedAt,
-    remote,
+    remote: client.remote,
+    user: client.user,
     method: ex?.head.method ?? "-",
     target: ex?.head.target ?? "-",
     status: c.status,
@@ -115,6 +132,7 @@ function logRequest(
 /** Reads, answers and finishes one request. Returns true to continue. */
 async function serveOneRequest(
   c: Connection,
+  client: RequestClient,
   onExchange: (ex: Exchange) => void,
 ): Promise<boolean> {
   const limits = c.config.headLimits;
@@ -154,6 +172,9 @@ async function serveOneRequest(
       : undefined;
     if (ready !== undefined) {
       c.start = headEnd;
+      // The head is byte for byte one that authenticated (credentials
+      // included), so it authenticates again.
+      client.user = replay.user;
       onExchange({
         head: replay.head,
         keepAlive,
@@ -203,7 +224,7 @@ async function serveOneRequest(
     if (status > 0) return refuse(status);
     if (status < 0) return false;
   }
-  await respond(c.ctx, head, new Http1Sink(c, ex));
+  await respond(c.ctx, head, new Http1Sink(c, ex), client);
   c.releaseStreamBuffer();
   if (ex.ready !== undefined && framing.kind === "none") {
     // No body was read, so the head's bytes are still where they were.
@@ -214,6 +235,7 @@ async function serveOneRequest(
       path: ex.ready.path,
       readyIndex: ex.ready.index,
       status: c.status,
+      user: client.user,
     });
   }
   return ex.keepAlive;
@@ -282,18 +304,32 @@ async function discardChunkedBody(c: Connection): Promise<number> {
 
 /**
  * Chooses and sends the reply to one well-formed request, whatever the
- * protocol (`sink` writes it). The steps, in order: method, target,
- * OPTIONS (with CORS preflight), file lookup (with the SPA fallback), then
- * redirect, listing, error or file.
+ * protocol (`sink` writes it). The steps, in order: credentials (with
+ * `--auth`: before anything that depends on the method, the path or the
+ * files, so that a client without them learns nothing; CORS preflights
+ * excepted), method, target, OPTIONS (with CORS preflight), file lookup
+ * (with the SPA fallback), then redirect, listing, error or file.
  */
 async function respond(
   ctx: ServerContext,
   head: RequestHead,
   sink: ReplySink,
+  client: RequestClient,
 ): Promise<void> {
   const config = ctx.config;
   if (config.redirectToHttpsPort !== undefined) {
     return sink.send(httpsRedirectReply(ctx, head, config.redirectToHttpsPort));
+  }
+  if (
+    config.auth !== undefined && !(config.cors && isCorsPreflight(head))
+  ) {
+    const checked = authenticatorFor(config.auth).check(
+      headerValues(head, "authorization"),
+      client.remote,
+    );
+    const verdict = checked instanceof Promise ? await checked : checked;
+    if (verdict.kind !== "ok") return sink.send(refusalReply(ctx, verdict));
+    client.user = verdict.user;
   }
   const method = classifyMethod(head.method);
   if (method === "not-implemented") return sink.send(errorReply(ctx, 501));

@@ -24,6 +24,7 @@ import {
   prepareTls,
   watchCertificateFiles,
 } from "./server/https.ts";
+import { cleartextAuthWarning, loadAuthUsers } from "./auth/load.ts";
 
 /** The addresses a person on this machine or network can click. */
 function clickableUrls(
@@ -64,6 +65,18 @@ export async function main(args: string[]): Promise<number> {
   }
   const { root, host, port, config, workers, tls, redirectHttpPort } =
     cli.options;
+  // Password protection: users loaded once here (workers get the list).
+  if (cli.options.auth !== undefined) {
+    const loaded = loadAuthUsers(cli.options.auth);
+    if (loaded.kind === "error") {
+      console.error(`pws: ${loaded.message}`);
+      return 1;
+    }
+    for (const warning of loaded.warnings) {
+      console.error(`pws: warning: ${warning}`);
+    }
+    config.auth = { users: loaded.users };
+  }
   let prepared: PreparedTls | undefined;
   if (tls !== undefined) {
     const result = await prepareTls(tls);
@@ -135,6 +148,10 @@ export async function main(args: string[]): Promise<number> {
     say(`  Redirect:  ${redirect.url} → ${scheme}:// on port ${server.port}`);
   }
   for (const line of prepared?.banner ?? []) say(line);
+  const cleartext = config.auth === undefined
+    ? undefined
+    : cleartextAuthWarning({ host: server.hostname, tls: server.secure });
+  if (cleartext !== undefined) console.error(`pws: warning: ${cleartext}`);
   if (!kernelPathsAvailable()) {
     console.error(
       "pws: without --allow-all, Deno hides /proc/self/fd, so files are " +

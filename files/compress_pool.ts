@@ -1,9 +1,11 @@
 /**
  * A small pool of worker threads for CPU-heavy work: compression made on
- * the fly and SHA-256 digests. In Deno 2.9, `node:zlib` (async functions
- * and Transform streams alike) and `crypto.subtle.digest` run on the
- * calling thread, so on pws's single event loop one brotli download of a
- * large file used to stall every other client for seconds.
+ * the fly, SHA-256 digests and bcrypt password checks. In Deno 2.9,
+ * `node:zlib` (async functions and Transform streams alike) and
+ * `crypto.subtle.digest` run on the calling thread, so on pws's single
+ * event loop one brotli download of a large file used to stall every other
+ * client for seconds; bcrypt (bcryptjs, plain JavaScript) costs tens of
+ * milliseconds per password on purpose.
  *
  * - Threads start at first use (a server that never compresses starts
  *   none), at most {@linkcode defaultThreadCount} of them, and each exits
@@ -37,6 +39,7 @@ export { CompressionThreadError, type CompressStream };
 export type PoolRequest =
   | { kind: "compress"; id: number; coding: string; bytes: Uint8Array }
   | { kind: "digest"; id: number; bytes: Uint8Array }
+  | { kind: "bcrypt"; id: number; password: string; salt: string }
   | { kind: "open"; stream: number; coding: string }
   | { kind: "push"; id: number; stream: number; bytes: Uint8Array }
   | { kind: "end"; id: number; stream: number }
@@ -106,7 +109,10 @@ interface Pending {
   reject(err: Error): void;
 }
 
-type WholeRequest = Extract<PoolRequest, { kind: "compress" | "digest" }>;
+type WholeRequest = Extract<
+  PoolRequest,
+  { kind: "compress" | "digest" | "bcrypt" }
+>;
 
 interface WaitingJob extends Pending {
   request: WholeRequest;
@@ -177,6 +183,21 @@ export class CompressPool {
   /** The SHA-256 digest of `bytes` (32 bytes). */
   digest(bytes: Uint8Array): Promise<Uint8Array> {
     return this.#enqueue({ kind: "digest", id: 0, bytes });
+  }
+
+  /**
+   * The bcrypt hash of `password` with `salt` (the first 29 characters of
+   * a `$2y$NN$…` hash, cost included): the 60-character hash, for the
+   * caller to compare with the one it knows.
+   */
+  async bcrypt(password: string, salt: string): Promise<string> {
+    const bytes = await this.#enqueue({
+      kind: "bcrypt",
+      id: 0,
+      password,
+      salt,
+    });
+    return new TextDecoder().decode(bytes);
   }
 
   /**

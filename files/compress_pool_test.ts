@@ -2,7 +2,7 @@
  * Tests of the compression pool: round trips for every coding (checked
  * with `node:zlib`'s sync decompressors), many concurrent streams, an
  * aborted stream, a thread that dies, laziness, idle exit, the bounded
- * queue, and a real server that starts no thread until it compresses.
+ * queue, bcrypt jobs, and a real server that starts no thread until it compresses.
  *
  * Pools made here use `testdata/test_compress_worker.js`, the real thread
  * plus two hooks (a `crash` coding kills it, a `count` coding reports how
@@ -15,6 +15,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { Buffer } from "node:buffer";
 import zlib from "node:zlib";
+import bcrypt from "bcryptjs";
 import {
   CompressionBusyError,
   CompressionThreadError,
@@ -133,6 +134,26 @@ Deno.test("digests match node:crypto's SHA-256", async () => {
     const digest = await pool.digest(input);
     const expected = createHash("sha256").update(input).digest();
     assertSameBytes(digest, expected);
+  } finally {
+    pool.close();
+  }
+});
+
+Deno.test("bcrypt jobs compute what bcryptjs computes; a bad salt is an error", async () => {
+  const pool = testPool();
+  try {
+    // `htpasswd -nbB alice secret`.
+    const hash = "$2y$05$PO3sH6K1EsiHX9bM3xmcxOx7RBihXWEkw5aPudzZD/YVNBS/uxz9m";
+    const salt = hash.slice(0, 29);
+    assert.equal(await pool.bcrypt("secret", salt), hash);
+    const wrong = await pool.bcrypt("Secret", salt);
+    assert.equal(wrong.length, 60);
+    assert.notEqual(wrong, hash);
+    assert.equal(
+      await pool.bcrypt("pässwörd", salt),
+      bcrypt.hashSync("pässwörd", salt),
+    );
+    await assert.rejects(pool.bcrypt("x", "$9$nonsense"), /salt/);
   } finally {
     pool.close();
   }

@@ -2,7 +2,8 @@
  * A compression thread of the pool in `compress_pool.ts`. In Deno,
  * `node:zlib` does all its work on the calling thread, async functions and
  * streams included, so every CPU-heavy step (whole-buffer compression,
- * streaming compression, SHA-256) runs here instead of on the event loop.
+ * streaming compression, SHA-256, bcrypt) runs here instead of on the
+ * event loop.
  *
  * Messages are the pool's `PoolRequest`s; each one that carries an `id` is
  * answered by exactly one `PoolReply` with that `id` (see
@@ -272,6 +273,28 @@ async function digest(bytes) {
 }
 
 /**
+ * bcryptjs, imported at the first password check: a server without
+ * `--auth-file` bcrypt users never loads it.
+ *
+ * @type {Promise<typeof import("bcryptjs")> | undefined}
+ */
+let bcryptModule;
+
+/**
+ * The bcrypt hash of `password` with `salt` (`$2y$NN$` and 22 characters),
+ * as the bytes of its 60 ASCII characters.
+ *
+ * @param {string} password
+ * @param {string} salt
+ * @returns {Promise<Uint8Array>}
+ */
+async function bcryptHash(password, salt) {
+  bcryptModule ??= import("bcryptjs");
+  const bcrypt = await bcryptModule;
+  return new TextEncoder().encode(bcrypt.hashSync(password, salt));
+}
+
+/**
  * Runs one request; the answer, if the request expects one.
  *
  * @param {import("./compress_pool.ts").PoolRequest} request
@@ -285,6 +308,8 @@ function handle(request) {
       );
     case "digest":
       return digest(request.bytes);
+    case "bcrypt":
+      return bcryptHash(request.password, request.salt);
     case "open":
       openStream(request.stream, request.coding);
       return undefined;

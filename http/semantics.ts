@@ -7,6 +7,7 @@
  */
 
 import {
+  headerValue,
   headerValues,
   hexDigitValue,
   isToken,
@@ -236,6 +237,18 @@ export function isTokenList(value: string): boolean {
     if (value.charCodeAt(i) !== 0x2c /* , */) return false;
     i = skipOws(value, i + 1);
   }
+}
+
+/**
+ * True when `head` is a CORS preflight (Fetch standard): an OPTIONS
+ * request with Origin and Access-Control-Request-Method. With `--cors`,
+ * these are answered without credentials, since browsers never send any
+ * with a preflight.
+ */
+export function isCorsPreflight(head: RequestHead): boolean {
+  return head.method === "OPTIONS" &&
+    headerValue(head, "origin") !== undefined &&
+    headerValue(head, "access-control-request-method") !== undefined;
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   checkHost,
   classifyMethod,
   corsPreflightHeaders,
+  isCorsPreflight,
   isExpectContinue,
   isSpaNavigation,
   isTokenList,
@@ -206,6 +207,19 @@ Deno.test("isSpaNavigation() is true for HTML navigations to extension-less path
   for (const [name, segments, accept, expected] of cases) {
     assert.equal(isSpaNavigation(segments, accept), expected, name);
   }
+});
+
+Deno.test("isCorsPreflight() needs OPTIONS, Origin and Access-Control-Request-Method", () => {
+  const origin: [string, string] = ["Origin", "https://a.example"];
+  const method: [string, string] = ["Access-Control-Request-Method", "GET"];
+  const options = (headers: [string, string][]) => ({
+    ...head(headers),
+    method: "OPTIONS",
+  });
+  assert.equal(isCorsPreflight(options([origin, method])), true);
+  assert.equal(isCorsPreflight(options([origin])), false);
+  assert.equal(isCorsPreflight(options([method])), false);
+  assert.equal(isCorsPreflight(head([origin, method])), false, "GET");
 });
 
 Deno.test("corsPreflightHeaders() answers only real preflights", () => {

@@ -30,6 +30,8 @@ export interface ReplayEntry {
   readyIndex: number;
   /** The response's status. */
   status: number;
+  /** The user the head authenticated as (`--auth`), for the log. */
+  user?: string;
 }
 
 /** Entries kept before the oldest is dropped (config.ts sets the same). */

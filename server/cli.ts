@@ -9,6 +9,8 @@ import { parseArgs } from "node:util";
 import { isFieldValue, isToken } from "../http/request.ts";
 import { trimOws } from "../http/scan.ts";
 import type { ConfigOverrides } from "./config.ts";
+import type { AuthSources } from "../auth/load.ts";
+import { hasControl } from "../auth/basic.ts";
 
 /** Options the command line sets. */
 export interface CliOptions {
@@ -26,6 +28,8 @@ export interface CliOptions {
   tls?: TlsSource;
   /** Port of the cleartext listener that redirects to HTTPS. */
   redirectHttpPort?: number;
+  /** `--auth` and `--auth-file`, read at start-up; undefined: no password. */
+  auth?: AuthSources;
 }
 
 /** `--tls-cert FILE --tls-key FILE`, or `--tls-self-signed`. */
@@ -67,6 +71,9 @@ Options:
   --clean-urls          /about serves about.html; /about.html redirects to /about
   --cors                Access-Control-Allow-Origin: * and answered preflights
   --header "NAME: VALUE" add a header to file responses (repeatable)
+  --auth USER:PASS      require this user and password (HTTP Basic; repeatable)
+  --auth-file FILE      require a user of this htpasswd file (bcrypt or {SHA};
+                        repeatable, combines with --auth)
   -q, --quiet           no access log
   --log-format FORMAT   access log as text (default) or json
   --header-timeout S    seconds to receive a request head, then 408 (default 10)
@@ -130,6 +137,8 @@ export function parseCommandLine(args: string[]): CliResult {
         "clean-urls": { type: "boolean" },
         cors: { type: "boolean" },
         header: { type: "string", multiple: true },
+        auth: { type: "string", multiple: true },
+        "auth-file": { type: "string", multiple: true },
         quiet: { type: "boolean", short: "q" },
         "log-format": { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -322,10 +331,44 @@ export function parseCommandLine(args: string[]): CliResult {
     }
     config.hstsSeconds = seconds;
   }
+  const auth = parseAuthFlags(values.auth ?? [], values["auth-file"] ?? []);
+  if (typeof auth === "string") return usageError(auth);
   return {
     kind: "run",
-    options: { port, root, host, config, workers, tls, redirectHttpPort },
+    options: { port, root, host, config, workers, tls, redirectHttpPort, auth },
   };
+}
+
+/**
+ * Reads `--auth USER:PASS` (split at the first colon) and `--auth-file`:
+ * the sources to load at start-up, undefined when neither is given, or a
+ * message. Messages never repeat the value, which holds a password.
+ */
+function parseAuthFlags(
+  pairs: readonly string[],
+  files: readonly string[],
+): AuthSources | undefined | string {
+  if (pairs.length === 0 && files.length === 0) return undefined;
+  const sources: AuthSources = { pairs: [], files: [] };
+  for (const text of pairs) {
+    const colon = text.indexOf(":");
+    if (colon < 0) return "invalid --auth: use USER:PASSWORD (no colon found)";
+    const user = text.slice(0, colon);
+    const password = text.slice(colon + 1);
+    if (user === "") return "invalid --auth: empty user name before the colon";
+    if (password === "") {
+      return `invalid --auth for ${quote(user)}: empty password`;
+    }
+    if (hasControl(text)) {
+      return "invalid --auth: control characters are not allowed (RFC 7617)";
+    }
+    sources.pairs.push({ user, password });
+  }
+  for (const file of files) {
+    if (file === "") return "--auth-file needs a file";
+    sources.files.push(file);
+  }
+  return sources;
 }
 
 const SECONDS_FLAGS = [

@@ -354,7 +354,15 @@ Deno.test("parseHeaderFlag() sends a field with its own flag to that flag", () =
 
 Deno.test("USAGE documents the core options and the default port", () => {
   for (
-    const flag of ["--root", "--host", "--cache-control", "--help", "--version"]
+    const flag of [
+      "--root",
+      "--host",
+      "--cache-control",
+      "--auth USER:PASS",
+      "--auth-file FILE",
+      "--help",
+      "--version",
+    ]
   ) {
     assert.ok(USAGE.includes(flag), flag);
   }
@@ -406,4 +414,39 @@ Deno.test("parseCommandLine() refuses HTTPS flags that do not fit together", () 
     assert.equal(result.kind, "usage-error", args.join(" "));
     assert.match((result as { message: string }).message, message);
   }
+});
+
+Deno.test("parseCommandLine() reads --auth (repeatable) and --auth-file", () => {
+  assert.equal(run([]).auth, undefined, "no flag: no password protection");
+  assert.deepEqual(
+    run(["--auth", "alice:s3:cr:et", "--auth", "zoë:pä ss"]).auth,
+    {
+      pairs: [
+        { user: "alice", password: "s3:cr:et" },
+        { user: "zoë", password: "pä ss" },
+      ],
+      files: [],
+    },
+  );
+  assert.deepEqual(run(["--auth-file", "a.htpasswd", "--auth", "b:c"]).auth, {
+    pairs: [{ user: "b", password: "c" }],
+    files: ["a.htpasswd"],
+  });
+});
+
+Deno.test("parseCommandLine() refuses a bad --auth without echoing the password", () => {
+  const cases: [string, string, RegExp][] = [
+    ["no colon", "alicesecret", /USER:PASSWORD/],
+    ["empty user", ":secret", /empty user/],
+    ["empty password", "alice:", /empty password/],
+    ["control character", "alice:sec\nret", /control/],
+  ];
+  for (const [name, value, pattern] of cases) {
+    const message = usageError(["--auth", value]);
+    assert.match(message, pattern, name);
+    assert.ok(message.includes("--auth"), name);
+    assert.ok(!message.includes("secret") && !message.includes("sec\n"), name);
+  }
+  assert.match(usageError(["--auth-file", ""]), /--auth-file needs a file/);
+  assert.match(usageError(["--auth"]), /--auth needs a value/);
 });

@@ -8,6 +8,7 @@
 import { DEFAULT_HEAD_LIMITS, type HeadLimits } from "../http/request.ts";
 import { DEFAULT_LOOKUP_OPTIONS, type LookupOptions } from "../files/lookup.ts";
 import type { LogFormat } from "./log.ts";
+import type { AuthSettings } from "../auth/authenticator.ts";
 import denoConfig from "../deno.json" with { type: "json" };
 
 /** The pws version, from deno.json. */
@@ -71,6 +72,11 @@ export interface ServerConfig {
    * serving files (the `--redirect-http` listener).
    */
   redirectToHttpsPort?: number;
+  /**
+   * Password protection (`--auth`, `--auth-file`): the users, and limits
+   * tests may lower; undefined serves everyone.
+   */
+  auth: AuthSettings | undefined;
 }
 
 /**
@@ -105,5 +111,6 @@ export function defaultConfig(rootReal: string): ServerConfig {
     extraHeaders: [],
     logFormat: "off",
     logColor: false,
+    auth: undefined,
   };
 }

@@ -11,6 +11,8 @@ export interface AccessRecord {
   time: number;
   /** The client's address. */
   remote: string;
+  /** The user the request authenticated as (`--auth`); never a password. */
+  user?: string;
   /** Method token, or "-" when the request line could not be read. */
   method: string;
   /** The request-target as sent, or "-". */
@@ -54,9 +56,54 @@ export function isoTime(ms: number): string {
 }
 
 /**
+ * A user name as one word of a text line: characters outside visible
+ * ASCII, and `%`, percent-encoded as UTF-8 (a name is the operator's, from
+ * `--auth` or an htpasswd file, but may hold spaces or accents); `-`
+ * alone, which would read as "no user", becomes `%2D`.
+ */
+export function textLogUser(user: string): string {
+  if (user === "-") return "%2D";
+  let plain = true;
+  for (let i = 0; i < user.length && plain; i++) {
+    const c = user.charCodeAt(i);
+    plain = c > 0x20 && c < 0x7f && c !== 0x25;
+  }
+  if (plain && user !== "") return user;
+  let out = "";
+  for (const byte of new TextEncoder().encode(user)) {
+    out += byte > 0x20 && byte < 0x7f && byte !== 0x25
+      ? String.fromCharCode(byte)
+      : "%" + byte.toString(16).toUpperCase().padStart(2, "0");
+  }
+  return out;
+}
+
+/**
+ * The target as logged: the userinfo of an absolute-form target
+ * (`http://user:password@host/`, answered 400) is replaced by `***`, so
+ * that no password reaches the log that way. Origin-form targets (all but
+ * a few) are returned at once.
+ */
+export function loggedTarget(target: string): string {
+  if (target.charCodeAt(0) === 0x2f /* / */) return target;
+  const scheme = target.indexOf("://");
+  if (scheme < 0) return target;
+  const from = scheme + 3;
+  let end = from;
+  let at = -1;
+  for (; end < target.length; end++) {
+    const c = target.charCodeAt(end);
+    if (c === 0x2f || c === 0x3f || c === 0x23) break; // / ? #
+    if (c === 0x40 /* @ */) at = end;
+  }
+  return at < 0 ? target : target.slice(0, from) + "***" + target.slice(at);
+}
+
+/**
  * Formats one access-log line (without the newline). Targets can only hold
  * visible ASCII (the parser refuses anything else), so a line cannot be
- * forged by a request; JSON escapes everything anyway.
+ * forged by a request; JSON escapes everything anyway. Credentials never
+ * appear: the user name only, and no userinfo of a target.
  */
 export function formatAccessLine(
   record: AccessRecord,
@@ -65,22 +112,25 @@ export function formatAccessLine(
 ): string {
   const time = isoTime(record.time);
   const duration = Math.round(record.durationMs * 10) / 10;
+  const target = loggedTarget(record.target);
   if (format === "json") {
     return JSON.stringify({
       time,
       remote: record.remote,
+      user: record.user ?? null,
       method: record.method,
-      target: record.target,
+      target,
       status: record.status,
       bytes: record.bytes,
       durationMs: duration,
     });
   }
   const status = String(record.status);
+  const user = record.user === undefined ? "-" : textLogUser(record.user);
   if (!color) {
-    return `${time} ${record.remote} ${record.method} ${record.target} ${status} ${record.bytes} ${duration}ms`;
+    return `${time} ${record.remote} ${user} ${record.method} ${target} ${status} ${record.bytes} ${duration}ms`;
   }
-  return `${COLORS.dim}${time}${COLORS.reset} ${record.remote} ${record.method} ${record.target} ${
+  return `${COLORS.dim}${time}${COLORS.reset} ${record.remote} ${user} ${record.method} ${target} ${
     statusColor(record.status)
   }${status}${COLORS.reset} ${record.bytes} ${COLORS.dim}${duration}ms${COLORS.reset}`;
 }

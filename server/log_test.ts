@@ -56,7 +56,7 @@ Deno.test("formatAccessLine: text without colour is one plain line", () => {
   const line = formatAccessLine(RECORD, "text", false);
   assert.equal(
     line,
-    "2026-11-24T23:05:07.123Z 127.0.0.1 GET /style.css?v=2 200 6587 1.3ms",
+    "2026-11-24T23:05:07.123Z 127.0.0.1 - GET /style.css?v=2 200 6587 1.3ms",
   );
   assert.ok(!line.includes("\x1b"), "no escape codes without colour");
   assert.ok(!line.includes("\n"), "no newline in the line itself");
@@ -108,6 +108,7 @@ Deno.test("formatAccessLine: JSON is one parseable object with every field", () 
   assert.deepEqual(JSON.parse(line), {
     time: "2026-11-24T23:05:07.123Z",
     remote: "127.0.0.1",
+    user: null,
     method: "GET",
     target: "/style.css?v=2",
     status: 200,
@@ -116,6 +117,62 @@ Deno.test("formatAccessLine: JSON is one parseable object with every field", () 
   });
   // Colour never applies to JSON.
   assert.equal(formatAccessLine(RECORD, "json", true), line);
+});
+
+Deno.test("formatAccessLine: the user (--auth) follows the address", () => {
+  const record = { ...RECORD, user: "alice" };
+  assert.equal(
+    formatAccessLine(record, "text", false),
+    "2026-11-24T23:05:07.123Z 127.0.0.1 alice GET /style.css?v=2 200 6587 1.3ms",
+  );
+  assert.ok(
+    formatAccessLine(record, "text", true).includes(" 127.0.0.1 alice GET "),
+  );
+  assert.equal(
+    JSON.parse(formatAccessLine(record, "json", false)).user,
+    "alice",
+  );
+});
+
+Deno.test("formatAccessLine: a user name that would break the text line is percent-encoded", () => {
+  const cases: [string, string][] = [
+    ["zoë", "zo%C3%AB"],
+    ["two words", "two%20words"],
+    ["100%", "100%25"],
+    ["-", "%2D"],
+    ["a\nb", "a%0Ab"],
+    ["tab\there", "tab%09here"],
+  ];
+  for (const [user, shown] of cases) {
+    const line = formatAccessLine({ ...RECORD, user }, "text", false);
+    assert.equal(line.split(" ")[2], shown, user);
+    assert.equal(line.split(" ").length, 8, line);
+    // JSON keeps the name as it is.
+    assert.equal(
+      JSON.parse(formatAccessLine({ ...RECORD, user }, "json", false)).user,
+      user,
+    );
+  }
+});
+
+Deno.test("formatAccessLine: credentials in an absolute-form target are not logged", () => {
+  const cases: [string, string][] = [
+    ["http://alice:secret@example.com/a", "http://***@example.com/a"],
+    ["HTTP://alice@example.com/", "HTTP://***@example.com/"],
+    ["http://example.com/a@b", "http://example.com/a@b"],
+    ["/path@x", "/path@x"],
+    ["http://a:b@c@d/", "http://***@d/"],
+  ];
+  for (const [target, shown] of cases) {
+    for (const format of ["text", "json"] as const) {
+      const line = formatAccessLine({ ...RECORD, target }, format, false);
+      assert.ok(!line.includes("secret"), line);
+      const logged = format === "json"
+        ? JSON.parse(line).target
+        : line.split(" ")[4];
+      assert.equal(logged, shown, `${format}: ${target}`);
+    }
+  }
 });
 
 Deno.test("formatAccessLine: JSON escapes quotes, backslashes and controls", () => {

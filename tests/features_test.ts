@@ -1333,7 +1333,7 @@ Deno.test("extraHeaders: on 200, 206 and 304 file responses (and compressed ones
 // Access log (the command-line server)
 
 const LOG_LINE =
-  /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (\S+) (\S+) (\S+) (\d{3}) (\d+) (\d+(?:\.\d)?)ms$/;
+  /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (\S+) (\S+) (\S+) (\S+) (\d{3}) (\d+) (\d+(?:\.\d)?)ms$/;
 
 /** The log lines of a stopped server: stdout minus the startup line. */
 function logLines(stdout: string): string[] {
@@ -1386,9 +1386,10 @@ Deno.test("access log: one text line per request with method, path, status and b
       assert.ok(!line.includes("\x1b"), "no colour into a pipe");
       const m = LOG_LINE.exec(line);
       assert.ok(m, `log line shape: ${JSON.stringify(line)}`);
-      const [, time, remote, method, target, status, bytes] = m;
+      const [, time, remote, user, method, target, status, bytes] = m;
       assert.ok(Math.abs(Date.parse(time) - Date.now()) < 60_000);
       assert.equal(remote, "127.0.0.1");
+      assert.equal(user, "-", "no --auth: no user");
       assert.equal(method, sent[i].method, line);
       assert.equal(target, sent[i].target, line);
       assert.equal(Number(status), sent[i].status, line);
@@ -1424,6 +1425,7 @@ Deno.test("access log: --log-format json writes one JSON object per line, and no
     lines.forEach((line, i) => {
       const entry = JSON.parse(line);
       assert.equal(entry.remote, "127.0.0.1");
+      assert.equal(entry.user, null, "no --auth: no user");
       assert.equal(entry.method, sent[i].method);
       assert.equal(entry.target, sent[i].target);
       assert.equal(entry.status, sent[i].status);
@@ -1461,14 +1463,14 @@ Deno.test("access log: pipelined requests log in order; an unreadable request lo
     const { stdout } = await server.stop();
     const lines = logLines(stdout).map((l) => LOG_LINE.exec(l));
     assert.ok(lines.every((m) => m !== null), stdout);
-    const fields = lines.map((m) => [m![3], m![4], Number(m![5])]);
+    const fields = lines.map((m) => [m![4], m![5], Number(m![6])]);
     assert.deepEqual(fields, [
       ["-", "-", 400],
       ["GET", "/about.html", 200],
       ["HEAD", "/images/logo.svg", 200],
       ["GET", "/nope", 404],
     ]);
-    assert.equal(Number(lines[0]![6]), bad);
+    assert.equal(Number(lines[0]![7]), bad);
     assert.equal(pipelined.length, 3);
   }
 });

@@ -1,7 +1,8 @@
 /**
  * Installs what the test suite needs and the machine lacks: Debian's
  * Chromium for the browser tests (never a browser downloaded by a test
- * tool), and curl/wget for the client-compatibility tests. Does nothing
+ * tool), curl/wget for the client-compatibility tests, and htpasswd
+ * (apache2-utils) for the `--auth-file` tests. Does nothing
  * when they are present; explains itself when it cannot install.
  *
  * @module
@@ -17,6 +18,8 @@ const REQUIREMENTS: Requirement[] = [
   { packageName: "chromium", program: "/usr/bin/chromium" },
   { packageName: "curl", program: "/usr/bin/curl" },
   { packageName: "wget", program: "/usr/bin/wget" },
+  // htpasswd, so the --auth-file tests read hashes Apache's tool wrote.
+  { packageName: "apache2-utils", program: "/usr/bin/htpasswd" },
 ];
 
 function exists(path: string): boolean {
