@@ -342,3 +342,59 @@ export function writeUint32(
   target[offset + 3] = value;
   return offset + 4;
 }
+
+/**
+ * Throws a RangeError unless `value` is an integer in 0..`max`; `what`
+ * names it in the message. For writers, which must never emit a field
+ * that does not fit.
+ */
+export function assertUint(value: number, max: number, what: string): void {
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw new RangeError(`${what} ${value} is not 0..${max}`);
+  }
+}
+
+/** `streamId` when it names a stream (1..2^31−1); throws otherwise. */
+export function assertStreamId(streamId: number): number {
+  if (!Number.isInteger(streamId) || streamId < 1) {
+    throw new RangeError(`stream id ${streamId} is not 1..2^31-1`);
+  }
+  assertUint(streamId, STREAM_ID_MASK, "stream id");
+  return streamId;
+}
+
+/** Throws unless `priority`'s dependency and weight fit their fields. */
+export function assertPrioritySignal(priority: PrioritySignal): void {
+  assertUint(priority.dependency, STREAM_ID_MASK, "stream dependency");
+  if (
+    !Number.isInteger(priority.weight) || priority.weight < 1 ||
+    priority.weight > 256
+  ) {
+    throw new RangeError(`weight ${priority.weight} is not 1..256`);
+  }
+}
+
+/**
+ * Writes the header of a DATA frame whose `length`-byte payload the caller
+ * has put (or will put) right after it, at `offset + 9`; returns that
+ * offset. Lets file bytes be read straight into their frame.
+ */
+export function writeDataFrameHeader(
+  target: Uint8Array,
+  offset: number,
+  streamId: number,
+  length: number,
+  endStream: boolean,
+): number {
+  if (length > MAX_MAX_FRAME_SIZE) {
+    throw new RangeError(`DATA payload of ${length} bytes exceeds 2^24-1`);
+  }
+  return writeFrameHeader(
+    target,
+    offset,
+    length,
+    FrameType.DATA,
+    endStream ? Flag.END_STREAM : 0,
+    assertStreamId(streamId),
+  );
+}

@@ -10,18 +10,18 @@
  *
  * Memory: besides the chunk being read, the reader holds at most one
  * partial frame, never more than 9 + the local SETTINGS_MAX_FRAME_SIZE
- * bytes, and only as many as have actually arrived (its buffer grows with
- * them rather than being sized by the claimed length). A frame longer
- * than the limit is refused from its header, before any of its payload is
- * kept; unknown frame types and frames reset by a stream error are skipped
- * without being buffered.
+ * bytes. Its buffer grows with the bytes that actually arrive (4 KiB at
+ * first, then at most twice what arrived) rather than being sized by the
+ * length a header claims. A frame longer than the limit is refused from
+ * its header, before any of its payload is kept; unknown frame types and
+ * frames reset by a stream error are skipped without being buffered.
  *
- * Besides the per-frame rules of `frame_payload.ts`, the reader enforces
- * the rules that need a little state: the 24-byte client preface and the
- * SETTINGS frame that must follow it (RFC 9113 §3.4), and the field block
- * sequence (§4.3, §6.10: after HEADERS or PUSH_PROMISE without
- * END_HEADERS, only CONTINUATION frames on that stream until one carries
- * END_HEADERS).
+ * Besides the per-frame rules of `frame_rules.ts` and `frame_payload.ts`,
+ * the reader enforces the rules that need a little state: the 24-byte
+ * client preface and the SETTINGS frame that must follow it (RFC 9113
+ * §3.4), and the field block sequence (§4.3, §6.10: after HEADERS or
+ * PUSH_PROMISE without END_HEADERS, only CONTINUATION frames on that
+ * stream until one carries END_HEADERS).
  *
  * Payload views (DATA data, field block fragments) share memory with the
  * chunk given to {@linkcode FrameReader.push} or with a buffer the reader
@@ -46,11 +46,8 @@ import {
   type ReadEvent,
   readFrameHeader,
 } from "./frame.ts";
-import {
-  checkFieldBlockSequence,
-  checkFrameHeader,
-  parseFramePayload,
-} from "./frame_payload.ts";
+import { parseFramePayload } from "./frame_payload.ts";
+import { checkFieldBlockSequence, checkFrameHeader } from "./frame_rules.ts";
 
 export type { ReadEvent } from "./frame.ts";
 

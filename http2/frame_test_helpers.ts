@@ -6,7 +6,13 @@
  * @module
  */
 
-import { CLIENT_PREFACE, type ReadEvent } from "./frame.ts";
+import assert from "node:assert/strict";
+import {
+  CLIENT_PREFACE,
+  type ErrorCodeValue,
+  type Frame,
+  type ReadEvent,
+} from "./frame.ts";
 import { FrameReader, type FrameReaderOptions } from "./frame_reader.ts";
 
 /** A frame assembled by hand: 9-byte header (reserved bit as given) + payload. */
@@ -98,4 +104,47 @@ export function splitAt(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
     start = point;
   }
   return chunks;
+}
+
+/** A frame sequence and the one error it must end in. */
+export interface ErrorCase {
+  name: string;
+  frames: Uint8Array[];
+  scope: "connection" | "stream";
+  code: ErrorCodeValue;
+  /** The stream a stream error names. */
+  streamId?: number;
+}
+
+/**
+ * Reads each case's frames (no preface) and checks that they end in
+ * exactly one error, of the expected scope, code (and stream).
+ */
+export function runErrorCases(cases: ErrorCase[]): void {
+  for (const { name, frames, scope, code, streamId } of cases) {
+    const events = readEvents([concat(...frames)]);
+    const last = events.at(-1);
+    assert.equal(last?.kind, "error", `${name}: ${JSON.stringify(events)}`);
+    if (last?.kind !== "error") continue;
+    assert.equal(last.error.scope, scope, `${name}: scope`);
+    assert.equal(last.error.code, code, `${name}: code`);
+    if (streamId !== undefined) {
+      assert.equal(last.error.streamId, streamId, `${name}: stream`);
+    }
+    assert.equal(
+      events.filter((event) => event.kind === "error").length,
+      1,
+      `${name}: exactly one error`,
+    );
+  }
+}
+
+/** The frames of `events`; throws on an error event. */
+export function framesOf(events: ReadEvent[]): Frame[] {
+  return events.map((event) => {
+    if (event.kind !== "frame") {
+      throw new Error(`unexpected error ${JSON.stringify(event.error)}`);
+    }
+    return event.frame;
+  });
 }

@@ -19,6 +19,9 @@
  */
 
 import {
+  assertPrioritySignal,
+  assertStreamId,
+  assertUint,
   Flag,
   FRAME_HEADER_SIZE,
   FrameType,
@@ -30,6 +33,8 @@ import {
   writeFrameHeader,
   writeUint32,
 } from "./frame.ts";
+
+export { writeDataFrameHeader } from "./frame.ts";
 
 /** How a header block is cut into HEADERS (or PUSH_PROMISE) + CONTINUATION. */
 export interface FieldBlockOptions {
@@ -93,8 +98,8 @@ export class FrameWriter {
   /** A SETTINGS frame announcing `settings`, in order. */
   settings(settings: readonly Setting[]): this {
     for (const { id, value } of settings) {
-      checkUint(id, 0xffff, "setting identifier");
-      checkUint(value, 0xffff_ffff, "setting value");
+      assertUint(id, 0xffff, "setting identifier");
+      assertUint(value, 0xffff_ffff, "setting value");
     }
     let offset = this.#frame(
       FrameType.SETTINGS,
@@ -129,8 +134,8 @@ export class FrameWriter {
 
   /** A GOAWAY: the last stream processed, the code, optional debug bytes. */
   goaway(lastStreamId: number, errorCode: number, debugData = EMPTY): this {
-    checkUint(lastStreamId, STREAM_ID_MASK, "last stream id");
-    checkUint(errorCode, 0xffff_ffff, "error code");
+    assertUint(lastStreamId, STREAM_ID_MASK, "last stream id");
+    assertUint(errorCode, 0xffff_ffff, "error code");
     let offset = this.#frame(FrameType.GOAWAY, 0, 0, 8 + debugData.length);
     const buffer = this.#buffer!;
     offset = writeUint32(buffer, offset, lastStreamId);
@@ -141,11 +146,11 @@ export class FrameWriter {
 
   /** A RST_STREAM ending `streamId` with `errorCode`. */
   rstStream(streamId: number, errorCode: number): this {
-    checkUint(errorCode, 0xffff_ffff, "error code");
+    assertUint(errorCode, 0xffff_ffff, "error code");
     const offset = this.#frame(
       FrameType.RST_STREAM,
       0,
-      needStream(streamId),
+      assertStreamId(streamId),
       4,
     );
     writeUint32(this.#buffer!, offset, errorCode);
@@ -154,11 +159,11 @@ export class FrameWriter {
 
   /** A WINDOW_UPDATE on `streamId` (0: the connection), 1..2^31−1. */
   windowUpdate(streamId: number, increment: number): this {
-    checkUint(streamId, STREAM_ID_MASK, "stream id");
+    assertUint(streamId, STREAM_ID_MASK, "stream id");
     if (!Number.isInteger(increment) || increment < 1) {
       throw new RangeError(`window increment ${increment} is not 1..2^31-1`);
     }
-    checkUint(increment, MAX_WINDOW_SIZE, "window increment");
+    assertUint(increment, MAX_WINDOW_SIZE, "window increment");
     const offset = this.#frame(FrameType.WINDOW_UPDATE, 0, streamId, 4);
     writeUint32(this.#buffer!, offset, increment);
     return this;
@@ -171,7 +176,7 @@ export class FrameWriter {
    */
   headers(streamId: number, block: Uint8Array, options: HeadersOptions): this {
     const { priority } = options;
-    if (priority) checkPriority(priority);
+    if (priority) assertPrioritySignal(priority);
     let flags = options.endStream ? Flag.END_STREAM : 0;
     let fixed = 0;
     if (priority) {
@@ -181,7 +186,7 @@ export class FrameWriter {
     const offset = this.#fieldBlock(
       FrameType.HEADERS,
       flags,
-      needStream(streamId),
+      assertStreamId(streamId),
       fixed,
       block,
       options,
@@ -200,12 +205,12 @@ export class FrameWriter {
     const offset = this.#fieldBlock(
       FrameType.PUSH_PROMISE,
       0,
-      needStream(streamId),
+      assertStreamId(streamId),
       4,
       block,
       options,
     );
-    writeUint32(this.#buffer!, offset, needStream(promisedStreamId));
+    writeUint32(this.#buffer!, offset, assertStreamId(promisedStreamId));
     return this;
   }
 
@@ -218,7 +223,7 @@ export class FrameWriter {
     return this.frame(
       FrameType.CONTINUATION,
       endHeaders ? Flag.END_HEADERS : 0,
-      needStream(streamId),
+      assertStreamId(streamId),
       fragment,
     );
   }
@@ -230,14 +235,14 @@ export class FrameWriter {
   data(streamId: number, data: Uint8Array, options: DataOptions = {}): this {
     const padLength = options.padLength;
     const padded = padLength !== undefined;
-    if (padded) checkUint(padLength, 0xff, "pad length");
+    if (padded) assertUint(padLength, 0xff, "pad length");
     const flags = (options.endStream ? Flag.END_STREAM : 0) |
       (padded ? Flag.PADDED : 0);
     const length = data.length + (padded ? 1 + padLength : 0);
     let offset = this.#frame(
       FrameType.DATA,
       flags,
-      needStream(streamId),
+      assertStreamId(streamId),
       length,
     );
     const buffer = this.#buffer!;
@@ -250,11 +255,11 @@ export class FrameWriter {
 
   /** A PRIORITY frame (deprecated, RFC 9113 §5.3.2). */
   priority(streamId: number, priority: PrioritySignal): this {
-    checkPriority(priority);
+    assertPrioritySignal(priority);
     const offset = this.#frame(
       FrameType.PRIORITY,
       0,
-      needStream(streamId),
+      assertStreamId(streamId),
       5,
     );
     writePriority(this.#buffer!, offset, priority);
@@ -263,7 +268,7 @@ export class FrameWriter {
 
   /** A PRIORITY_UPDATE (RFC 9218 §7.1); `fieldValue` must be ASCII. */
   priorityUpdate(prioritizedStreamId: number, fieldValue: string): this {
-    needStream(prioritizedStreamId);
+    assertStreamId(prioritizedStreamId);
     for (let i = 0; i < fieldValue.length; i++) {
       if (fieldValue.charCodeAt(i) > 0x7f) {
         throw new RangeError("Priority field value is not ASCII");
@@ -290,9 +295,9 @@ export class FrameWriter {
     streamId: number,
     payload: Uint8Array,
   ): this {
-    checkUint(type, 0xff, "frame type");
-    checkUint(flags, 0xff, "flags");
-    checkUint(streamId, STREAM_ID_MASK, "stream id");
+    assertUint(type, 0xff, "frame type");
+    assertUint(flags, 0xff, "flags");
+    assertUint(streamId, STREAM_ID_MASK, "stream id");
     const offset = this.#frame(type, flags, streamId, payload.length);
     this.#buffer!.set(payload, offset);
     return this;
@@ -312,9 +317,9 @@ export class FrameWriter {
     options: FieldBlockOptions,
   ): number {
     const { maxFrameSize, padLength } = options;
-    checkUint(maxFrameSize, MAX_MAX_FRAME_SIZE, "maxFrameSize");
+    assertUint(maxFrameSize, MAX_MAX_FRAME_SIZE, "maxFrameSize");
     const padded = padLength !== undefined;
-    if (padded) checkUint(padLength, 0xff, "pad length");
+    if (padded) assertUint(padLength, 0xff, "pad length");
     const overhead = fixed + (padded ? 1 + padLength : 0);
     // Smaller frames than the peer allows are legal, so any size that
     // leaves room for the fixed fields is accepted.
@@ -393,42 +398,6 @@ export class FrameWriter {
   }
 }
 
-/**
- * Writes the header of a DATA frame whose `length`-byte payload the caller
- * has put (or will put) right after it, at `offset + 9`; returns that
- * offset. Lets file bytes be read straight into their frame.
- */
-export function writeDataFrameHeader(
-  target: Uint8Array,
-  offset: number,
-  streamId: number,
-  length: number,
-  endStream: boolean,
-): number {
-  if (length > MAX_MAX_FRAME_SIZE) {
-    throw new RangeError(`DATA payload of ${length} bytes exceeds 2^24-1`);
-  }
-  return writeFrameHeader(
-    target,
-    offset,
-    length,
-    FrameType.DATA,
-    endStream ? Flag.END_STREAM : 0,
-    needStream(streamId),
-  );
-}
-
-/** Throws unless `priority` fits its fields (checked before writing). */
-function checkPriority(priority: PrioritySignal): void {
-  checkUint(priority.dependency, STREAM_ID_MASK, "stream dependency");
-  if (
-    !Number.isInteger(priority.weight) || priority.weight < 1 ||
-    priority.weight > 256
-  ) {
-    throw new RangeError(`weight ${priority.weight} is not 1..256`);
-  }
-}
-
 function writePriority(
   target: Uint8Array,
   offset: number,
@@ -440,19 +409,4 @@ function writePriority(
     (priority.exclusive ? 0x8000_0000 : 0) + priority.dependency,
   );
   target[offset + 4] = priority.weight - 1;
-}
-
-/** `streamId` when it names a stream (1..2^31−1); throws otherwise. */
-function needStream(streamId: number): number {
-  if (!Number.isInteger(streamId) || streamId < 1) {
-    throw new RangeError(`stream id ${streamId} is not 1..2^31-1`);
-  }
-  checkUint(streamId, STREAM_ID_MASK, "stream id");
-  return streamId;
-}
-
-function checkUint(value: number, max: number, what: string): void {
-  if (!Number.isInteger(value) || value < 0 || value > max) {
-    throw new RangeError(`${what} ${value} is not 0..${max}`);
-  }
 }
