@@ -120,9 +120,12 @@ export class FrameReader {
     return this.#failure;
   }
 
-  /** Bytes of a partial frame the reader holds (header and payload). */
+  /**
+   * Memory the reader holds for a partial frame: the bytes of a split
+   * header plus the capacity of the payload buffer (0 between frames).
+   */
   get bufferedBytes(): number {
-    return this.#headerFilled + this.#partialFilled;
+    return this.#headerFilled + (this.#partial?.length ?? 0);
   }
 
   /**

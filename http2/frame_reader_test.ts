@@ -146,16 +146,30 @@ Deno.test("a raised maxFrameSize admits larger frames; bounds are enforced", () 
 });
 
 Deno.test("a partial frame is held only as far as its bytes have arrived", () => {
-  const reader = new FrameReader({ expectPreface: false });
-  const frame = f(T.DATA, 0, 1, new Uint8Array(16_384).fill(1));
+  // A header claiming a megabyte must not make the reader hold one.
+  const reader = new FrameReader({
+    expectPreface: false,
+    maxFrameSize: 1_000_000,
+  });
+  const frame = f(T.DATA, 0, 1, new Uint8Array(1_000_000).fill(1));
   reader.push(frame.subarray(0, 4));
   assert.equal(reader.next(), null);
   assert.equal(reader.bufferedBytes, 4);
   reader.push(frame.subarray(4, 109));
   assert.equal(reader.next(), null);
-  assert.equal(reader.bufferedBytes, 100);
-  reader.push(frame.subarray(109));
-  assert.equal(reader.next()?.kind, "frame");
+  assert.ok(reader.bufferedBytes <= 4096, `${reader.bufferedBytes}`);
+  reader.push(frame.subarray(109, 9 + 10_000));
+  assert.equal(reader.next(), null);
+  const held = reader.bufferedBytes;
+  assert.ok(held >= 10_000 && held <= 20_000, `${held}`);
+  reader.push(frame.subarray(9 + 10_000));
+  const event = reader.next();
+  assert.equal(event?.kind === "frame" && event.frame.type, T.DATA);
+  assert.deepEqual(
+    event?.kind === "frame" && event.frame.type === T.DATA &&
+      event.frame.data,
+    frame.subarray(9),
+  );
   assert.equal(reader.bufferedBytes, 0);
   // Unknown types and frames reset by a stream error are skipped unbuffered.
   for (
