@@ -47,7 +47,7 @@ import {
   readFrameHeader,
 } from "./frame.ts";
 import { parseFramePayload } from "./frame_payload.ts";
-import { checkFieldBlockSequence, checkFrameHeader } from "./frame_rules.ts";
+import { checkFrameHeader } from "./frame_rules.ts";
 
 export type { ReadEvent } from "./frame.ts";
 
@@ -195,8 +195,7 @@ export class FrameReader {
         );
       }
     }
-    return checkFrameHeader(header, this.#maxFrameSize) ??
-      checkFieldBlockSequence(header, this.#openBlockStream);
+    return checkFrameHeader(header, this.#maxFrameSize, this.#openBlockStream);
   }
 
   #trackFieldBlock(header: FrameHeader): void {

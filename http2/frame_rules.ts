@@ -34,14 +34,17 @@ export const PRIORITY_FIELDS_SIZE = 5;
 
 /**
  * Judges a frame by its header alone, before its payload is read: the size
- * limit (`maxFrameSize`, the local SETTINGS_MAX_FRAME_SIZE), whether the
- * type needs stream 0 or another stream, and the lengths each type fixes
- * or needs at least. Returns null when the payload may be read. Unknown
- * types pass (the caller skips them) once within the size limit.
+ * limit (`maxFrameSize`, the local SETTINGS_MAX_FRAME_SIZE), the field
+ * block sequence when a block is open on `openBlockStream`
+ * ({@linkcode checkFieldBlockSequence}), whether the type needs stream 0
+ * or another stream, and the lengths each type fixes or needs at least.
+ * Returns null when the payload may be read. Unknown types pass (the
+ * caller skips them) once within the size limit and outside a block.
  */
 export function checkFrameHeader(
   header: FrameHeader,
   maxFrameSize: number,
+  openBlockStream = 0,
 ): FrameError | null {
   const { length, type, flags, streamId } = header;
   if (length > maxFrameSize) {
@@ -53,6 +56,10 @@ export function checkFrameHeader(
       `frame of ${length} bytes exceeds the maximum of ${maxFrameSize}`,
     );
   }
+  // Inside a field block any other frame ends the connection, even one
+  // whose own fault would only reset a stream.
+  const outOfSequence = checkFieldBlockSequence(header, openBlockStream);
+  if (outOfSequence) return outOfSequence;
   switch (type) {
     case FrameType.DATA:
       return needStream(header, "DATA") ??

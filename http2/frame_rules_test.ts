@@ -140,6 +140,13 @@ Deno.test("the field block sequence admits only its own CONTINUATIONs", () => {
       f(T.PRIORITY, 0, 1, [0, 0, 0, 0, 1]),
     ),
     violation("PING inside the block", open, cont(1), PING),
+    // Its wrong length alone would only reset stream 1; inside a field
+    // block, the frame's presence already ends the connection.
+    violation(
+      "PRIORITY of 4 bytes inside the block",
+      open,
+      f(T.PRIORITY, 0, 1, [0, 0, 0, 0]),
+    ),
     violation("SETTINGS inside the block", open, f(T.SETTINGS, 0, 0)),
     violation(
       "HEADERS of another stream",
