@@ -180,17 +180,18 @@ export function huffmanMaxDecodedLength(length: number): number {
 /**
  * Decodes the Huffman code in `src[start..end)` into `out`. Returns the
  * decoded length, or {@linkcode HUFFMAN_INVALID}. The whole input is always
- * checked, but only the first `out.length` bytes are stored: a result
- * larger than `out.length` says the string did not fit (its bytes are then
- * incomplete).
+ * checked, but only the first `capacity` bytes (at most `out.length`) are
+ * stored: a result larger than `capacity` says the string did not fit (its
+ * bytes are then incomplete).
  */
 export function huffmanDecode(
   src: Uint8Array,
   start: number,
   end: number,
   out: Uint8Array,
+  capacity: number = out.length,
 ): number {
-  const capacity = out.length;
+  if (capacity > out.length) capacity = out.length;
   let count = 0;
   let state = 0;
   for (let i = start; i < end; i++) {
