@@ -88,9 +88,12 @@ export class HeaderBlockDecoder {
   #table: DynamicTable;
   /** The largest table size the peer may set (our setting). */
   #limit: number;
-  /** The limit was lowered below the table's size: the next block must
-   * start with an update (RFC 7541 §4.2). */
-  #updateRequired = false;
+  /**
+   * The smallest limit set below the table's maximum since the last block
+   * (Infinity: none): the next block must open with a size update to at
+   * most this (RFC 7541 §4.2).
+   */
+  #owedUpdate = Infinity;
   /** Set by a compression error: the table is out of step for good. */
   #failed: string | undefined;
   readonly #cursor: ByteCursor = { buf: NO_BYTES, pos: 0, end: 0 };
@@ -111,11 +114,14 @@ export class HeaderBlockDecoder {
    * Sets the largest table size the peer may choose: call it when the peer
    * acknowledges a SETTINGS_HEADER_TABLE_SIZE of ours. Below the table's
    * current maximum, the peer's next block must begin with a size update
-   * to at most `limit` (RFC 7541 §4.2, RFC 9113 §4.3.1).
+   * to at most `limit`, or to the smallest such limit if several were set
+   * since its last block (RFC 7541 §4.2, RFC 9113 §4.3.1).
    */
   setMaxTableSize(limit: number): void {
     this.#limit = limit;
-    if (limit < this.#table.maxSize) this.#updateRequired = true;
+    if (limit < this.#table.maxSize && limit < this.#owedUpdate) {
+      this.#owedUpdate = limit;
+    }
   }
 
   /** Number of dynamic table entries. */
@@ -181,10 +187,10 @@ export class HeaderBlockDecoder {
         return `table size update to ${size} above the limit ${this.#limit}`;
       }
       this.#table.setMaxSize(size);
-      this.#updateRequired = false;
+      if (size <= this.#owedUpdate) this.#owedUpdate = Infinity;
     }
-    if (this.#updateRequired) {
-      return "block lacks the table size update a lowered limit requires";
+    if (this.#owedUpdate !== Infinity) {
+      return `block lacks a table size update to ${this.#owedUpdate} or less`;
     }
     while (cursor.pos < cursor.end) {
       const first = buf[cursor.pos];

@@ -202,6 +202,29 @@ Deno.test("a lowered limit requires an update at the next block (§4.2)", () => 
   assert.equal(good.tableMaxSize, 8192);
 });
 
+Deno.test("limits lowered then raised require the smallest update (§4.2)", () => {
+  const setUp = () => {
+    const decoder = new HeaderBlockDecoder();
+    decoder.setMaxTableSize(0);
+    decoder.setMaxTableSize(1000);
+    decoder.setMaxTableSize(4096);
+    return decoder;
+  };
+  // Only the final size: the drop to 0 went unsignalled.
+  assertCompressionError(
+    setUp().decode(new Uint8Array(int(4096, 5, 0x20))),
+    "final only",
+  );
+  assertCompressionError(
+    setUp().decode(new Uint8Array(int(1000, 5, 0x20))),
+    "1000 > 0",
+  );
+  const decoder = setUp();
+  const result = decoder.decode(new Uint8Array([0x20, ...int(4096, 5, 0x20)]));
+  assert.equal(result.kind, "fields");
+  assert.equal(decoder.tableMaxSize, 4096);
+});
+
 Deno.test("after a compression error the decoder refuses everything", () => {
   const decoder = new HeaderBlockDecoder();
   assertCompressionError(decoder.decode(new Uint8Array([0x80])), "index 0");

@@ -104,19 +104,24 @@ export function maxStringBytes(text: string): number {
 
 /**
  * Writes `text` (a byte string: every character U+0000-U+00FF) as a string
- * literal into `out` at `pos`, Huffman-coded when that is shorter, and
- * returns the position after it. `out` needs {@linkcode maxStringBytes}.
+ * literal into `out` at `pos` and returns the position after it. With
+ * `huffman`, a non-empty string is Huffman-coded unless that is longer (at
+ * equal length too, as the RFC's own examples are). `out` needs
+ * {@linkcode maxStringBytes}.
  */
 export function writeString(
   out: Uint8Array,
   pos: number,
   text: string,
+  huffman: boolean = true,
 ): number {
   const length = text.length;
-  const huffmanLength = huffmanEncodedLength(text);
-  if (huffmanLength < length) {
-    pos = writeInteger(out, pos, huffmanLength, 7, 0x80);
-    return huffmanEncode(text, out, pos);
+  if (huffman && length > 0) {
+    const huffmanLength = huffmanEncodedLength(text);
+    if (huffmanLength <= length) {
+      pos = writeInteger(out, pos, huffmanLength, 7, 0x80);
+      return huffmanEncode(text, out, pos);
+    }
   }
   pos = writeInteger(out, pos, length, 7, 0);
   for (let i = 0; i < length; i++) out[pos++] = text.charCodeAt(i);

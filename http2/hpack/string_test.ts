@@ -49,7 +49,7 @@ Deno.test("a Huffman literal (C.4.1's authority) decodes", () => {
   assert.equal(c.pos, 13);
 });
 
-Deno.test("the writer picks Huffman only when it is shorter", () => {
+Deno.test("the writer picks Huffman unless it is longer, or told not to", () => {
   assert.deepEqual([...written("no-cache")], [
     0x86,
     0xa8,
@@ -62,6 +62,14 @@ Deno.test("the writer picks Huffman only when it is shorter", () => {
   // Bytes with 28-bit codes are longer in Huffman: sent raw.
   assert.deepEqual([...written("\x01\x02")], [0x02, 0x01, 0x02]);
   assert.deepEqual([...written("")], [0x00]);
+  // Equal lengths: Huffman, as in RFC 7541 C.6.2 ("307" is 640eff).
+  assert.deepEqual([...written("307")], [0x83, 0x64, 0x0e, 0xff]);
+  const out = new Uint8Array(16);
+  const end = writeString(out, 0, "no-cache", false);
+  assert.deepEqual([...out.subarray(0, end)], [
+    0x08,
+    ...new TextEncoder().encode("no-cache"),
+  ]);
 });
 
 Deno.test("a length beyond the block is truncated, before any allocation", () => {
