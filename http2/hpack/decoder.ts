@@ -156,7 +156,7 @@ export class HeaderBlockDecoder {
     const cursor = this.#cursor;
     cursor.buf = block;
     cursor.pos = start;
-    cursor.end = end;
+    cursor.end = Math.min(end, block.length);
     this.#fields = [];
     this.#listSize = 0;
     this.#tooLarge = false;

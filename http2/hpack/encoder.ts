@@ -60,6 +60,10 @@ export const UNINDEXED_NAMES: readonly string[] = [
   "age",
 ];
 
+/** The default sets, shared by every encoder that takes them. */
+const DEFAULT_NEVER_INDEXED: ReadonlySet<string> = new Set(NEVER_INDEXED_NAMES);
+const DEFAULT_UNINDEXED: ReadonlySet<string> = new Set(UNINDEXED_NAMES);
+
 /** Options of a {@linkcode HeaderBlockEncoder}. */
 export interface EncoderOptions {
   /**
@@ -133,8 +137,8 @@ class EncoderTable extends DynamicTable {
 /** Encodes the header lists of one connection, in order. */
 export class HeaderBlockEncoder {
   readonly #cap: number;
-  readonly #neverIndexed: Set<string>;
-  readonly #unindexed: Set<string>;
+  readonly #neverIndexed: ReadonlySet<string>;
+  readonly #unindexed: ReadonlySet<string>;
   readonly #huffman: boolean;
   readonly #table: EncoderTable;
   /** Smallest table size in force since the last block, if it changed. */
@@ -146,8 +150,12 @@ export class HeaderBlockEncoder {
   /** An encoder with an empty table; see {@linkcode EncoderOptions}. */
   constructor(options: EncoderOptions = {}) {
     this.#cap = options.maxTableSize ?? INITIAL_PEER_TABLE_SIZE;
-    this.#neverIndexed = new Set(options.neverIndexed ?? NEVER_INDEXED_NAMES);
-    this.#unindexed = new Set(options.unindexed ?? UNINDEXED_NAMES);
+    this.#neverIndexed = options.neverIndexed === undefined
+      ? DEFAULT_NEVER_INDEXED
+      : new Set(options.neverIndexed);
+    this.#unindexed = options.unindexed === undefined
+      ? DEFAULT_UNINDEXED
+      : new Set(options.unindexed);
     this.#huffman = options.huffman ?? true;
     // Both sides start at HTTP/2's initial size; a smaller cap is
     // announced in the first block.
@@ -159,9 +167,11 @@ export class HeaderBlockEncoder {
   }
 
   /**
-   * Takes the peer's SETTINGS_HEADER_TABLE_SIZE (call it when the peer's
-   * SETTINGS frame arrives, before acknowledging it). The table shrinks,
-   * or grows up to the encoder's cap, at the start of the next block.
+   * Takes the peer's SETTINGS_HEADER_TABLE_SIZE: call it when processing
+   * the peer's SETTINGS frame, and send the acknowledgment before any
+   * block encoded afterwards (the peer's decoder expects the new size only
+   * once it has our ACK, RFC 9113 §6.5.3). The table shrinks, or grows up
+   * to the encoder's cap, at the start of the next block.
    */
   setPeerMaxTableSize(size: number): void {
     const next = Math.min(size, this.#cap);
