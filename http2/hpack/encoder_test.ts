@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  C2,
   C3,
   C4,
   C5,
@@ -56,6 +57,19 @@ function reproduce(sequence: ExampleSequence): void {
     assert.deepEqual(decodedFields(decoder, block), example.fields);
   });
 }
+
+Deno.test("C.2: the encoder makes the RFC's choice for each representation", () => {
+  for (const example of C2) {
+    // C.2.3 shows a never-indexed literal for a field named "password".
+    const encoder = new HeaderBlockEncoder({
+      huffman: false,
+      neverIndexed: ["password"],
+    });
+    const block = encoder.encode(example.fields);
+    assert.equal(toHex(block), toHex(hexBytes(example.hex)), example.section);
+    assert.deepEqual(tableOf(encoder), example.table, example.section);
+  }
+});
 
 Deno.test("C.3: the encoder reproduces the requests without Huffman", () =>
   reproduce(C3));
