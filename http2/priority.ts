@@ -65,11 +65,6 @@ export interface PrioritySignal {
  * {@linkcode MAX_PRIORITY_FIELD_LENGTH}. Unknown members and parameters
  * are ignored (RFC 9218 §4); when a key repeats, the last one counts
  * (RFC 8941 §3.2), even when its value is then ignored.
- *
- * For a PRIORITY_UPDATE frame: undefined leaves the stream's priority as
- * it was; otherwise the signal replaces it (RFC 9218 §7: the frame's
- * parameters override those sent before), absent members at their
- * defaults, which is {@linkcode parsePriority} with its default `base`.
  */
 export function readPrioritySignal(
   fieldValue: string,
@@ -109,11 +104,7 @@ export function parsePriority(
   base: StreamPriority = DEFAULT_PRIORITY,
 ): StreamPriority {
   const signal = readPrioritySignal(fieldValue);
-  if (signal === undefined) return base;
-  return {
-    urgency: signal.urgency ?? base.urgency,
-    incremental: signal.incremental ?? base.incremental,
-  };
+  return signal === undefined ? base : signalOver(signal, base);
 }
 
 /**
@@ -125,12 +116,35 @@ export function parsePriority(
 export function requestPriority(
   fieldValue: string | undefined,
 ): StreamPriority {
-  if (fieldValue === undefined) return UNSIGNALLED_PRIORITY;
+  const signal = fieldValue === undefined
+    ? undefined
+    : readPrioritySignal(fieldValue);
+  return signal === undefined
+    ? UNSIGNALLED_PRIORITY
+    : signalOver(signal, DEFAULT_PRIORITY);
+}
+
+/**
+ * A stream's priority after a PRIORITY_UPDATE frame carrying `fieldValue`:
+ * `current` when the field is ignored as a whole; otherwise the signal
+ * replaces it, absent members at RFC 9218's defaults, since the frame's
+ * parameters override all those sent before (RFC 9218 §7).
+ */
+export function updatedPriority(
+  current: StreamPriority,
+  fieldValue: string,
+): StreamPriority {
   const signal = readPrioritySignal(fieldValue);
-  if (signal === undefined) return UNSIGNALLED_PRIORITY;
+  return signal === undefined ? current : signalOver(signal, DEFAULT_PRIORITY);
+}
+
+function signalOver(
+  signal: PrioritySignal,
+  base: StreamPriority,
+): StreamPriority {
   return {
-    urgency: signal.urgency ?? DEFAULT_PRIORITY.urgency,
-    incremental: signal.incremental ?? DEFAULT_PRIORITY.incremental,
+    urgency: signal.urgency ?? base.urgency,
+    incremental: signal.incremental ?? base.incremental,
   };
 }
 

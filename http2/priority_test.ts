@@ -9,6 +9,7 @@ import {
   requestPriority,
   type StreamPriority,
   UNSIGNALLED_PRIORITY,
+  updatedPriority,
 } from "./priority.ts";
 
 function p(urgency: number, incremental: boolean): StreamPriority {
@@ -204,6 +205,16 @@ Deno.test("requestPriority: no signal is incremental, a signal is RFC 9218", () 
   assert.deepEqual(requestPriority(""), DEFAULT_PRIORITY);
   assert.deepEqual(requestPriority("foo"), DEFAULT_PRIORITY);
   assert.deepEqual(requestPriority("i"), p(3, true));
+});
+
+Deno.test("updatedPriority: a PRIORITY_UPDATE replaces; an invalid one is ignored", () => {
+  const current = p(1, true);
+  assert.deepEqual(updatedPriority(current, "u=5"), p(5, false));
+  assert.deepEqual(updatedPriority(current, "i"), p(3, true));
+  assert.deepEqual(updatedPriority(current, ""), DEFAULT_PRIORITY);
+  assert.deepEqual(updatedPriority(current, "u=9"), DEFAULT_PRIORITY);
+  assert.equal(updatedPriority(current, "u=1,"), current);
+  assert.equal(updatedPriority(current, "u=1, " + " ".repeat(1100)), current);
 });
 
 // --- Properties ----------------------------------------------------------
