@@ -51,6 +51,10 @@ import type { ReadyResponse } from "./files/cache.ts";
 import type { ReplayEntry } from "./http1/replay.ts";
 import { currentHttpSecond } from "./http/response.ts";
 import { authenticatorFor, refusalReply } from "./auth/authenticator.ts";
+import { serveHttp2 } from "./http2/session.ts";
+import { isForeignRequestLine, matchPreface } from "./http2/preface.ts";
+import { ErrorCode } from "./http2/frame.ts";
+import { FrameWriter } from "./http2/frame_writer.ts";
 
 /** Who sent the current request: the address, and the user once known. */
 interface RequestClient {
@@ -79,7 +83,24 @@ export async function handleConnection(
   let ex: Exchange | undefined;
   try {
     // The handshake counts against the header timeout, like the head.
-    if (secure && await c.handshake(client.remote) === undefined) return;
+    let alpn: string | null = null;
+    if (secure) {
+      const chosen = await c.handshake(client.remote);
+      if (chosen === undefined) return;
+      alpn = chosen;
+    }
+    // HTTP/2 when ALPN chose it, or when a connection that negotiated
+    // nothing opens with its preface (prior knowledge, RFC 9113 §3.3).
+    if (
+      c.config.http2 &&
+      (alpn === "h2" || (alpn === null && await opensWithPreface(c)))
+    ) {
+      return await serveHttp2(
+        c,
+        client.remote,
+        (head, sink, streamClient) => respond(c.ctx, head, sink, streamClient),
+      );
+    }
     while (true) {
       ex = undefined;
       c.status = 0;
@@ -108,6 +129,19 @@ export async function handleConnection(
   }
 }
 
+/**
+ * Reads until the buffered bytes either differ from the HTTP/2 client
+ * preface or hold all of it. HTTP/1.1 requests differ by the second byte
+ * at the latest (`PUT`, `POST`) and stay buffered for the HTTP/1.1 loop.
+ */
+async function opensWithPreface(c: Connection): Promise<boolean> {
+  while (true) {
+    const match = matchPreface(c.buffer, c.start, c.end);
+    if (match !== "maybe") return match === "yes";
+    if (!await c.fill()) return false;
+  }
+}
+
 /** Records a finished request in the access log, if one is kept. */
 function logRequest(
   c: Connection,
@@ -122,6 +156,7 @@ function logRequest(
     user: client.user,
     method: ex?.head.method ?? "-",
     target: ex?.head.target ?? "-",
+    protocol: ex === undefined ? "-" : `HTTP/1.${ex.head.versionMinor}`,
     status: c.status,
     bytes: c.bytesSent,
     durationMs: Date.now() - c.requestStartedAt,
@@ -189,6 +224,16 @@ async function serveOneRequest(
   const parsed = parseRequestHead(c.buffer, headStart, headEnd, limits);
   c.start = headEnd;
   if (parsed.kind === "error") {
+    if (
+      c.requestsServed === 0 && c.config.http2 &&
+      isForeignRequestLine(c.buffer, headStart, headEnd)
+    ) {
+      // Not HTTP/1 at all where a preface was due: answer as HTTP/2 would.
+      await c.write(
+        new FrameWriter().goaway(0, ErrorCode.PROTOCOL_ERROR).take(),
+      ).catch(() => {});
+      return false;
+    }
     await sendErrorAndClose(c, parsed.status);
     return false;
   }
