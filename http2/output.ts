@@ -281,7 +281,11 @@ export class Http2Output {
     while (batch.length - length > FRAME_HEADER_SIZE) {
       const stream = this.data.next();
       if (stream === undefined) break;
-      const body = stream.body!;
+      const body = stream.body;
+      if (body === undefined) {
+        this.withdraw(stream);
+        continue;
+      }
       const room = Math.min(
         stream.sendWindow,
         this.connectionWindow,
