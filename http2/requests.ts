@@ -121,7 +121,7 @@ export class StreamRequests {
       return session.fail(ErrorCode.COMPRESSION_ERROR, decoded.reason);
     }
     const id = start.streamId;
-    const stream = session.streams.get(id);
+    const stream = this.#openStream(id);
     if (stream !== undefined) return this.#trailers(stream, start, decoded);
     if (id <= session.lastPeerStreamId) {
       const how = this.#recentlyClosed.get(id);
@@ -188,6 +188,15 @@ export class StreamRequests {
     session.deadlineChanged();
   }
 
+  /**
+   * The stream `id` unless it is closed: a closed stream may still be in
+   * the map while its responder finishes, but frames treat it as closed.
+   */
+  #openStream(id: number): Http2Stream | undefined {
+    const stream = this.session.streams.get(id);
+    return stream === undefined || stream.closed ? undefined : stream;
+  }
+
   /** A second field block on an open stream: trailers, which end it. */
   #trailers(
     stream: Http2Stream,
@@ -211,7 +220,7 @@ export class StreamRequests {
   data(frame: DataFrame, now: number): void {
     const session = this.session;
     const id = frame.streamId;
-    const stream = session.streams.get(id);
+    const stream = this.#openStream(id);
     if (stream === undefined) {
       if (id > session.lastPeerStreamId) {
         return session.fail(ErrorCode.PROTOCOL_ERROR, "DATA on an idle stream");
@@ -219,7 +228,6 @@ export class StreamRequests {
       if (this.#recentlyClosed.get(id) === "reset-by-us") return;
       return this.resetStream(id, ErrorCode.STREAM_CLOSED);
     }
-    if (stream.reset) return;
     if (stream.remoteClosed) {
       return this.resetStream(id, ErrorCode.STREAM_CLOSED);
     }
@@ -261,7 +269,7 @@ export class StreamRequests {
   /** A RST_STREAM from the client. */
   peerReset(id: number, now: number): void {
     const session = this.session;
-    const stream = session.streams.get(id);
+    const stream = this.#openStream(id);
     if (stream === undefined) {
       if (id > session.lastPeerStreamId) {
         session.fail(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on an idle stream");
