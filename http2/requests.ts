@@ -32,7 +32,11 @@ import { Http2Stream, StreamClosed } from "./stream.ts";
 import { Http2Sink, type StreamOutput } from "./writer.ts";
 import { errorReply } from "../response/respond.ts";
 import { checkHost } from "../http/semantics.ts";
-import type { Reply, ReplySink } from "../response/reply.ts";
+import {
+  contentLength,
+  type Reply,
+  type ReplySink,
+} from "../response/reply.ts";
 import type { RequestHead } from "../http/request.ts";
 import type { ResponseHeaders } from "../http/response.ts";
 import type { Http2Session } from "./session.ts";
@@ -400,7 +404,8 @@ export class StreamRequests {
         }
         stream.status = reply.status;
         stream.pendingFields = fields;
-        stream.body = headOnly || reply.content.kind === "none"
+        stream.body = headOnly || contentLength(reply.content) === 0 ||
+            reply.content.kind === "none"
           ? undefined
           : new OutgoingBody(reply.content, session.readAhead, () => {
             stream.fetching = false;
