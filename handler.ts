@@ -303,7 +303,7 @@ function replayReady(
 ): ReadyResponse | undefined {
   let info: Deno.FileInfo;
   try {
-    info = Deno.statSync(entry.path);
+    info = c.ctx.stats.stat(entry.path);
   } catch {
     return undefined; // the normal path will say why
   }
@@ -387,7 +387,13 @@ async function respond(
   if (target.kind === "asterisk") return sink.send(errorReply(ctx, 400));
 
   const cache = ctx.fileCache;
-  let found = lookupFile(config.rootReal, target, config.lookup, cache);
+  let found = lookupFile(
+    config.rootReal,
+    target,
+    config.lookup,
+    cache,
+    ctx.stats,
+  );
   let fallback = false;
   if (
     found.kind === "error" && found.status === 404 && config.spa &&
@@ -399,6 +405,7 @@ async function respond(
       { kind: "path", segments: [], trailingSlash: true, query: "" },
       config.lookup,
       cache,
+      ctx.stats,
     );
   }
   switch (found.kind) {

@@ -53,7 +53,7 @@ function notFoundPage(ctx: ResponderContext): Uint8Array {
   const path = rootReal + "/" + NOT_FOUND_PAGE;
   let info: Deno.FileInfo;
   try {
-    info = Deno.statSync(path);
+    info = ctx.stats.stat(path);
   } catch {
     return builtInErrorPage(404);
   }

@@ -18,6 +18,8 @@ import { FileCache } from "../files/cache.ts";
 import { AccessLog } from "./log.ts";
 import { ReplayCache } from "../http1/replay.ts";
 import { FileHandlePool } from "../files/handles.ts";
+import { StatCache } from "../files/stat_cache.ts";
+import { RootWatcher, SHUTTING_DOWN } from "../files/watch.ts";
 import { serializeResponseHead } from "../http/response.ts";
 import {
   AcceptLoop,
@@ -143,6 +145,28 @@ export function startServer(options: StartOptions): RunningServer {
   const addr = listener.addr as Deno.NetAddr;
   const secure = options.tls !== undefined;
   const registry = new ConnectionRegistry();
+  const watcher = config.watch ? RootWatcher.start(config.rootReal) : undefined;
+  const stats = new StatCache(config.rootReal, watcher?.healthy ?? false);
+  if (watcher !== undefined) {
+    watcher.subscribe(stats);
+    if (!watcher.healthy) {
+      console.error(
+        `pws: not watching the root: ${watcher.lostReason}; files are ` +
+          `checked with stat on every request`,
+      );
+    } else {
+      watcher.subscribe({
+        changed() {},
+        lost(reason) {
+          if (reason === SHUTTING_DOWN) return;
+          console.error(
+            `pws: stopped watching the root: ${reason}; files are checked ` +
+              `with stat on every request from now on`,
+          );
+        },
+      });
+    }
+  }
   const ctx: ServerContext = {
     config,
     registry,
@@ -152,6 +176,7 @@ export function startServer(options: StartOptions): RunningServer {
     ),
     replay: new ReplayCache(config.replayEntries),
     handles: new FileHandlePool(),
+    stats,
     tlsFailures: secure ? new TlsFailureLog() : undefined,
     accessLog: config.logFormat === "off" ? undefined : new AccessLog(
       config.logFormat,
@@ -224,6 +249,7 @@ export function startServer(options: StartOptions): RunningServer {
       registry.closeAll();
       await Promise.allSettled([...tasks]);
       clearInterval(sweeper);
+      watcher?.close();
       ctx.handles.closeAll();
       ctx.tlsFailures?.close();
       await ctx.accessLog?.flushed();
@@ -240,6 +266,7 @@ export function startServer(options: StartOptions): RunningServer {
       registry.closeAll();
       await Promise.allSettled([...tasks]);
       clearInterval(sweeper);
+      watcher?.close();
       ctx.handles.closeAll();
       ctx.tlsFailures?.close();
       await ctx.accessLog?.flushed();
