@@ -53,6 +53,7 @@ import { currentHttpSecond } from "./http/response.ts";
 import { authenticatorFor, refusalReply } from "./auth/authenticator.ts";
 import { serveHttp2 } from "./http2/session.ts";
 import { isForeignRequestLine, matchPreface } from "./http2/preface.ts";
+import { isLivePath, liveReply } from "./live/routes.ts";
 
 /** Who sent the current request: the address, and the user once known. */
 interface RequestClient {
@@ -385,6 +386,10 @@ async function respond(
     return sink.send(emptyReply(ctx, 200, [["Allow", ALLOW_HEADER_VALUE]]));
   }
   if (target.kind === "asterisk") return sink.send(errorReply(ctx, 400));
+  if (ctx.live !== undefined && isLivePath(target.segments)) {
+    const path = "/" + target.segments.join("/");
+    return sink.send(liveReply(ctx, ctx.live, head, path, sink.canStream));
+  }
 
   const cache = ctx.fileCache;
   let found = lookupFile(
