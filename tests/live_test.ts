@@ -369,3 +369,39 @@ Deno.test("live: without --live no byte changes and /__pws/ is an ordinary path"
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("live: --spa fallbacks and --clean-urls pages get the script too", async () => {
+  const root = await makeLiveSite();
+  await Deno.writeTextFile(`${root}/about.html`, pageHtml("about"));
+  try {
+    const server = startTestServer({
+      root,
+      tls: false,
+      config: {
+        live: true,
+        spa: true,
+        lookup: { dotfiles: "ignore", cleanUrls: true, dirListing: false },
+      },
+    });
+    try {
+      const responses = parseResponses(
+        (await rawExchange(
+          server.port,
+          "GET /app/route HTTP/1.1\r\nHost: t\r\nAccept: text/html\r\n\r\n" +
+            "GET /about HTTP/1.1\r\nHost: t\r\n\r\n",
+          { tls: false },
+        )).bytes,
+      );
+      for (const response of responses) {
+        assert.equal(response.status, 200);
+        const html = new TextDecoder().decode(response.body);
+        assert.ok(html.includes('<script src="/__pws/live.js" defer>'), html);
+      }
+      assert.ok(new TextDecoder().decode(responses[1].body).includes("about"));
+    } finally {
+      await server.close();
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
