@@ -163,15 +163,17 @@ function findHeadEnd(text: string, from: number): number {
 }
 
 /**
- * Parses one or more complete HTTP/1.1 requests (origin-form or `*`
- * targets, `Content-Length` bodies) into HTTP/2 requests: `Host` becomes
- * `:authority`; `Connection`, `Keep-Alive`, `Proxy-Connection`,
- * `Transfer-Encoding`, `Upgrade` and a `TE` other than `trailers` are
+ * Parses one or more complete HTTP/1.1 requests (origin-form, absolute-form
+ * or `*` targets, `Content-Length` bodies) into HTTP/2 requests: `Host`
+ * becomes `:authority` (an absolute-form target gives `:scheme`,
+ * `:authority` and `:path`); `Connection`, `Keep-Alive`,
+ * `Proxy-Connection`, `Upgrade` and a `TE` other than `trailers` are
  * dropped. Throws {@linkcode NotTranslatable} for anything whose meaning
- * is HTTP/1.1's own: another version, blank lines or bare LFs, obs-fold,
- * a field HTTP/1.1 would refuse, a missing or repeated `Host`, an
- * absolute-form target, chunked or ambiguous framing, `Expect`, a request
- * after `Connection: close`, or bytes left over.
+ * is HTTP/1.1's own: another version, a malformed request line, blank
+ * lines, bare CR or LF, obs-fold, a malformed field line or a control
+ * character in a value, a missing or repeated `Host`, an authority-form
+ * target, `Transfer-Encoding` or a `Content-Length` other than one number,
+ * `Expect`, a request after `Connection: close`, or a request cut short.
  */
 export function parseHttp1Requests(bytes: Uint8Array): H2Request[] {
   // Latin-1 keeps one character per byte, so offsets are byte offsets.
@@ -194,11 +196,9 @@ export function parseHttp1Requests(bytes: Uint8Array): H2Request[] {
       );
     }
     const head = text.slice(at, headEnd);
-    if (head.includes("\n") && head.replaceAll("\r\n", "").includes("\n")) {
-      throw new NotTranslatable("a bare LF in the head");
-    }
-    if (head.replaceAll("\r\n", "").includes("\r")) {
-      throw new NotTranslatable("a bare CR in the head");
+    const withoutCrlf = head.replaceAll("\r\n", "");
+    if (withoutCrlf.includes("\n") || withoutCrlf.includes("\r")) {
+      throw new NotTranslatable("a bare CR or LF in the head");
     }
     const lines = head.split("\r\n");
     const [method, target, version, ...extra] = lines[0].split(" ");
