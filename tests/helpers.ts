@@ -135,12 +135,12 @@ export function testTlsArgs(): string[] {
 }
 
 /**
- * Arguments that make curl speak this run's protocol: none for HTTP/1.1;
- * for HTTP/2, prior knowledge over TCP and ALPN `h2` over TLS (curl
- * would otherwise fall back to HTTP/1.1 silently).
+ * Arguments that make curl speak this run's protocol: `--http1.1` (over
+ * TLS curl would otherwise take the `h2` pws offers by ALPN); for HTTP/2,
+ * prior knowledge over TCP and ALPN `h2` over TLS.
  */
 export function curlProtocolArgs(): string[] {
-  if (PROTOCOL === "http/1.1") return [];
+  if (PROTOCOL === "http/1.1") return ["--http1.1"];
   return TEST_TLS === undefined ? ["--http2-prior-knowledge"] : ["--http2"];
 }
 
