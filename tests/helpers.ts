@@ -83,7 +83,10 @@ export const TRANSPORT: "tcp" | "tls" =
  * HTTP/1.1 request bytes it is given into HTTP/2 requests on one
  * connection (h2c with prior knowledge, or ALPN `h2` over TLS) and the
  * answers back into HTTP/1.1 bytes, so the suites' assertions read them
- * unchanged. Tests about HTTP/1.1 itself say `ignore: PROTOCOL === "h2"`.
+ * unchanged (a response without Content-Length comes back chunked, the
+ * HTTP/1.1 way of saying so). {@linkcode connect} still opens a plain
+ * socket. Tests about HTTP/1.1 itself say `ignore: PROTOCOL === "h2"`
+ * after a comment starting "HTTP/1.1 only:" that says why.
  */
 export const PROTOCOL: "http/1.1" | "h2" =
   Deno.env.get("PWS_TEST_PROTOCOL") === "h2" ? "h2" : "http/1.1";
