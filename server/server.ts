@@ -30,6 +30,7 @@ import {
   type TlsPair,
 } from "./listeners.ts";
 import { TlsFailureLog } from "./tls_failures.ts";
+import { removeUnixSocket, type UnixSocket } from "./unix_socket.ts";
 
 export { StartupError, type TlsPair };
 
@@ -79,6 +80,11 @@ export interface StartOptions {
   reusePort?: boolean;
   /** Serve HTTPS with this certificate and key. */
   tls?: TlsPair;
+  /**
+   * Serve on this bound Unix socket (`--unix`) instead of `hostname` and
+   * `port`; the server removes its file when it stops.
+   */
+  unixSocket?: UnixSocket;
 }
 
 /** Formats `http://host:port/` (or `https://`), bracketing IPv6 addresses. */
@@ -143,8 +149,11 @@ export function startServer(options: StartOptions): RunningServer {
     tls: options.tls,
     alpnProtocols: config.http2 ? ["h2", "http/1.1"] : ["http/1.1"],
   };
-  const listener = openListener(spec);
-  const addr = listener.addr as Deno.NetAddr;
+  const unix = options.unixSocket;
+  const listener = unix?.listener ?? openListener(spec);
+  const addr: Deno.NetAddr = unix === undefined
+    ? listener.addr as Deno.NetAddr
+    : { transport: "tcp", hostname: "unix", port: 0 };
   const secure = options.tls !== undefined;
   const registry = new ConnectionRegistry();
   // Live reload watches even with --no-watch; only the caches then ignore it.
@@ -232,7 +241,7 @@ export function startServer(options: StartOptions): RunningServer {
       return;
     }
     try {
-      (conn as Deno.TcpConn).setNoDelay(true);
+      if (unix === undefined) (conn as Deno.TcpConn).setNoDelay(true);
     } catch {
       // the peer may already be gone
     }
@@ -246,12 +255,15 @@ export function startServer(options: StartOptions): RunningServer {
   const stopAccepting = async () => {
     accepting = false;
     await acceptLoop.stop();
+    if (unix !== undefined) removeUnixSocket(unix);
   };
 
   return {
     hostname: addr.hostname,
     port: addr.port,
-    url: formatUrl(addr.hostname, addr.port, secure ? "https" : "http"),
+    url: unix !== undefined
+      ? `unix:${unix.path}`
+      : formatUrl(addr.hostname, addr.port, secure ? "https" : "http"),
     secure,
     reloadTls(pair: TlsPair) {
       if (!secure) throw new StartupError("this server does not use TLS");
