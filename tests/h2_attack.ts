@@ -30,7 +30,7 @@ export const RSS_BOUND_MIB = 96;
 /** Frames sent by one flooding connection: ten times the bucket. */
 export const FLOOD_FRAMES = 10_000;
 /** Most attacking connections one test opens. */
-export const MAX_CONNECTIONS = 200;
+export const MAX_CONNECTIONS = 2000;
 /** Time from the flood to the GOAWAY. */
 export const DEFENCE_MS = 1000;
 

@@ -72,7 +72,11 @@ const READ_BUFFER_BYTES = 256 * 1024;
 /** One raw HTTP/2 connection to a test server (cleartext, prior knowledge). */
 export class H2Client {
   readonly reader = new FrameReader({ expectPreface: false });
-  readonly encoder = new HeaderBlockEncoder();
+  /**
+   * Encodes requests without the dynamic table, so that blocks may be
+   * sent again, and hand-made blocks sent between them, in any order.
+   */
+  readonly encoder = new HeaderBlockEncoder({ maxTableSize: 0 });
   readonly decoder = new HeaderBlockDecoder({ maxHeaderListSize: 1 << 20 });
   readonly streams = new Map<number, StreamView>();
   /** Frames received, by type. */
