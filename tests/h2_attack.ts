@@ -248,6 +248,7 @@ export function assertOthersServed(
   p99BoundMs = P99_BOUND_MS,
 ): void {
   const text = describe(outcome);
+  console.log(text);
   assert.equal(outcome.latency.failures, 0, text);
   assert.ok(outcome.latency.samples.length >= 10, text);
   assert.ok(outcome.latency.p99 < p99BoundMs, text);

@@ -1,0 +1,240 @@
+/**
+ * HTTP/2 flow control under load and attack: a 1 GiB download through a
+ * 64 KiB window keeps memory flat; SETTINGS_INITIAL_WINDOW_SIZE changes
+ * apply to open streams (down to negative windows, RFC 9113 §6.9.2);
+ * parallel downloads share the connection; and a client that opens no
+ * window at all (slow reader) loses its streams, then its connection, at
+ * the write timeout, without holding memory or descriptors meanwhile.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { ErrorCode, FrameType, FrameWriter, H2Client } from "../h2_raw.ts";
+import {
+  assertOthersServed,
+  makeSite,
+  RssSampler,
+  sleep,
+  spawnH2Server,
+  underAttack,
+  watchLatency,
+  withSpawned,
+} from "../h2_attack.ts";
+
+const INITIAL_WINDOW_SIZE = 0x4;
+
+Deno.test("h2 flow: 1 GiB through a 64 KiB window, memory flat", async () => {
+  const root = makeSite({ "huge.bin": 1 << 30 });
+  const server = await spawnH2Server(root);
+  const c = await H2Client.open(server.port);
+  const rss = new RssSampler(server.pid, 100);
+  const startedAt = performance.now();
+  try {
+    // The RFC's default windows (65,535), given back as the client reads.
+    const id = await c.request("/huge.bin");
+    await c.waitFor(() => c.view(id).ended, 30_000, "1 GiB");
+    assert.equal(c.view(id).status, 200);
+    assert.equal(c.view(id).dataBytes, 1 << 30);
+  } finally {
+    const growthMiB = rss.stop();
+    console.log(
+      `1 GiB in ${(performance.now() - startedAt).toFixed(0)} ms, ` +
+        `RSS +${growthMiB.toFixed(1)} MiB (${rss.samples} samples)`,
+    );
+    await c.close();
+    await server.stop();
+    Deno.removeSync(root, { recursive: true });
+    assert.ok(rss.samples >= 5, `${rss.samples} RSS samples`);
+    assert.ok(growthMiB < 24, `RSS +${growthMiB.toFixed(1)} MiB`);
+  }
+});
+
+Deno.test("h2 flow: SETTINGS_INITIAL_WINDOW_SIZE applies to open streams", async () => {
+  await withSpawned(async (server) => {
+    const c = await H2Client.open(server.port, {
+      settings: [{ id: INITIAL_WINDOW_SIZE, value: 256 * 1024 }],
+      connectionWindowIncrement: 1 << 30,
+      autoWindow: false,
+    });
+    try {
+      const id = await c.request("/big.bin");
+      const view = c.view(id);
+      const settled = async (bytes: number, what: string) => {
+        await c.waitFor(() => view.dataBytes >= bytes, 3000, what);
+        await sleep(300);
+        assert.equal(view.dataBytes, bytes, `${what}: ${c.summary()}`);
+      };
+      await settled(256 * 1024, "the first window");
+      // Lowered to 0: the window is now -256 KiB, and an update of
+      // 256 KiB only brings it back to 0: nothing more may come.
+      const acks = c.count(FrameType.SETTINGS);
+      await c.send(
+        new FrameWriter()
+          .settings([{ id: INITIAL_WINDOW_SIZE, value: 0 }])
+          .windowUpdate(id, 256 * 1024),
+      );
+      await c.waitFor(() => c.count(FrameType.SETTINGS) > acks, 2000, "ACK");
+      await settled(256 * 1024, "a window lowered to 0");
+      // Raised to 64 KiB: exactly 64 KiB more.
+      await c.send(
+        new FrameWriter().settings([
+          { id: INITIAL_WINDOW_SIZE, value: 64 * 1024 },
+        ]),
+      );
+      await settled(320 * 1024, "a window raised to 64 KiB");
+      assert.equal(c.goaway, undefined);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+Deno.test("h2 flow: parallel downloads share the connection", async () => {
+  const root = makeSite({ "a.bin": 64 << 20, "b.bin": 64 << 20 });
+  const server = await spawnH2Server(root);
+  // Windows wide open: only the server's scheduler decides the order.
+  const c = await H2Client.open(server.port, {
+    settings: [{ id: INITIAL_WINDOW_SIZE, value: 0x7fff_ffff }],
+    connectionWindowIncrement: 0x7fff_0000,
+  });
+  try {
+    const a = c.view(await c.request("/a.bin"));
+    const b = c.view(await c.request("/b.bin"));
+    let atFirstEnd = -1;
+    await c.waitFor(
+      () => {
+        if (atFirstEnd < 0 && (a.ended || b.ended)) {
+          atFirstEnd = Math.min(a.dataBytes, b.dataBytes);
+        }
+        return a.ended && b.ended;
+      },
+      20_000,
+      "both downloads",
+    );
+    assert.equal(a.dataBytes, 64 << 20);
+    assert.equal(b.dataBytes, 64 << 20);
+    console.log(`the other had ${atFirstEnd} bytes when the first ended`);
+    assert.ok(
+      atFirstEnd >= 0.4 * (64 << 20),
+      `the other had ${atFirstEnd} bytes when the first ended`,
+    );
+  } finally {
+    await c.close();
+    await server.stop();
+    Deno.removeSync(root, { recursive: true });
+  }
+});
+
+Deno.test("h2 flow: streams left at a zero window are reset at the write timeout", async () => {
+  await withSpawned(async (server) => {
+    const outcome = await underAttack(server, async () => {
+      // Ten connections that never open a window, 100 streams each.
+      const clients = await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          const c = await H2Client.open(server.port, {
+            settings: [{ id: INITIAL_WINDOW_SIZE, value: 0 }],
+          });
+          for (let i = 0; i < 100; i++) await c.request("/big.bin");
+          return c;
+        }),
+      );
+      try {
+        const startedAt = performance.now();
+        for (const c of clients) {
+          // Responses without content still come meanwhile.
+          const head = c.nextStreamId;
+          c.nextStreamId += 2;
+          await c.send(
+            new FrameWriter().headers(
+              head,
+              c.requestBlock("/health.txt", [], "HEAD"),
+              { maxFrameSize: 16_384, endStream: true },
+            ),
+          );
+          await c.waitFor(() => c.view(head).ended, 2000, "HEAD");
+          assert.equal(c.view(head).status, 200);
+        }
+        for (const c of clients) {
+          await c.waitFor(
+            () => (c.resets.get(ErrorCode.CANCEL) ?? 0) === 100,
+            4000,
+            "100 streams reset with CANCEL",
+          );
+          let data = 0;
+          for (const view of c.streams.values()) data += view.dataBytes;
+          assert.equal(data, 0);
+          assert.equal(c.goaway, undefined, "the connection stays");
+        }
+        const tookMs = performance.now() - startedAt;
+        assert.ok(tookMs > 700, `reset after ${tookMs} ms`);
+      } finally {
+        for (const c of clients) await c.close();
+      }
+    });
+    assertOthersServed(outcome);
+  }, ["--write-timeout", "1"]);
+});
+
+Deno.test("h2 flow: a connection window left at zero ends the connection", async () => {
+  await withSpawned(async (server) => {
+    // Stream windows open, the connection's never given back.
+    const c = await H2Client.open(server.port, {
+      settings: [{ id: INITIAL_WINDOW_SIZE, value: 1 << 20 }],
+      autoWindow: false,
+    });
+    try {
+      const id = await c.request("/big.bin");
+      await c.waitFor(() => c.view(id).dataBytes === 65_535, 2000, "64 KiB");
+      const blockedAt = performance.now();
+      await c.waitGoaway(3000);
+      const tookMs = c.goawayAt! - blockedAt;
+      assert.equal(c.goaway!.errorCode, ErrorCode.ENHANCE_YOUR_CALM);
+      assert.ok(tookMs > 700 && tookMs < 2500, `GOAWAY after ${tookMs} ms`);
+      await c.waitClosed(2000);
+    } finally {
+      await c.close();
+    }
+  }, ["--write-timeout", "1"]);
+});
+
+// KNOWN SERVER BUG (left failing for the lead): every stream of a large
+// file holds its own open descriptor while it waits for a window (files
+// changed in the last two seconds are never pooled; nor are more than 64
+// distinct files), so one HTTP/2 connection holds up to 128 descriptors
+// for as long as the write timeout (30 s by default), where an HTTP/1.1
+// connection holds one. Under the common limit of 1024 descriptors, ten
+// connections of 128 zero-window streams made pws log "accept failed:
+// Too many open files": no other client was answered for the whole 2 s
+// (0 of 1 health checks), and the streams past the limit got 500.
+Deno.test("h2 flow: zero-window streams cannot take every descriptor", async () => {
+  await withSpawned(async (server) => {
+    const limit = await new Deno.Command("prlimit", {
+      args: ["--pid", String(server.pid), "--nofile=1024:1024"],
+    }).output();
+    assert.ok(limit.success, "prlimit");
+    const clients: H2Client[] = [];
+    try {
+      for (let i = 0; i < 10; i++) {
+        const c = await H2Client.open(server.port, {
+          settings: [{ id: INITIAL_WINDOW_SIZE, value: 0 }],
+        });
+        clients.push(c);
+        for (let s = 0; s < 128; s++) await c.request("/big.bin");
+      }
+      await sleep(300);
+      const latency = await watchLatency(
+        server.port,
+        "/health.txt",
+        sleep(2000),
+      );
+      assert.equal(latency.failures, 0, "health checks refused");
+      assert.ok(
+        latency.samples.length >= 10,
+        `${latency.samples.length} checks`,
+      );
+    } finally {
+      for (const c of clients) await c.close();
+    }
+  });
+});
