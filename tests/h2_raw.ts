@@ -91,12 +91,15 @@ export class H2Client {
   serverSettings: Setting[] | undefined;
   /** Set once the socket ended (EOF, reset, or closed by us). */
   closed = false;
+  /** When the socket ended (performance.now). */
   closedAt: number | undefined;
   /** Connection errors the frame reader found in the server's frames. */
   readerErrors: string[] = [];
   /** Total bytes read from the socket. */
   bytesRead = 0;
+  /** See {@linkcode H2ClientOptions.autoWindow}; may change at any time. */
   autoWindow: boolean;
+  /** The id {@linkcode request} uses next (odd, rising). */
   nextStreamId = 1;
 
   #waiters: Waiter[] = [];
