@@ -53,8 +53,6 @@ import { currentHttpSecond } from "./http/response.ts";
 import { authenticatorFor, refusalReply } from "./auth/authenticator.ts";
 import { serveHttp2 } from "./http2/session.ts";
 import { isForeignRequestLine, matchPreface } from "./http2/preface.ts";
-import { ErrorCode } from "./http2/frame.ts";
-import { FrameWriter } from "./http2/frame_writer.ts";
 
 /** Who sent the current request: the address, and the user once known. */
 interface RequestClient {
@@ -228,10 +226,8 @@ async function serveOneRequest(
       c.requestsServed === 0 && c.config.http2 &&
       isForeignRequestLine(c.buffer, headStart, headEnd)
     ) {
-      // Not HTTP/1 at all where a preface was due: answer as HTTP/2 would.
-      await c.write(
-        new FrameWriter().goaway(0, ErrorCode.PROTOCOL_ERROR).take(),
-      ).catch(() => {});
+      // Not HTTP/1 at all where an HTTP/2 preface was due: neither
+      // protocol's answer would be understood, so the connection just ends.
       return false;
     }
     await sendErrorAndClose(c, parsed.status);

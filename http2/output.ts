@@ -101,10 +101,13 @@ export class Http2Output {
    * wait already (the peer does not read what it asks for).
    */
   queueControl(frames: FrameWriter | Uint8Array): boolean {
-    const bytes = frames instanceof Uint8Array ? frames : frames.take();
+    let bytes = frames instanceof Uint8Array ? frames : frames.take();
     if (this.#controlBytes + bytes.length > MAX_QUEUED_CONTROL_BYTES) {
       return false;
     }
+    // A frame of a few bytes must not keep a writer's larger buffer alive:
+    // the bound counts what is queued, so queue only that.
+    if (bytes.buffer.byteLength > 2 * bytes.length) bytes = bytes.slice();
     this.#control.push(bytes);
     this.#controlBytes += bytes.length;
     this.#kick();
@@ -281,7 +284,11 @@ export class Http2Output {
     while (batch.length - length > FRAME_HEADER_SIZE) {
       const stream = this.data.next();
       if (stream === undefined) break;
-      const body = stream.body!;
+      const body = stream.body;
+      if (body === undefined) {
+        this.withdraw(stream);
+        continue;
+      }
       const room = Math.min(
         stream.sendWindow,
         this.connectionWindow,

@@ -30,7 +30,8 @@ export function matchPreface(
  * space-separated words whose last does not even begin with `HTTP` (in
  * any case), such as a wrong preface (`INVALID CONNECTION PREFACE`). RFC
  * 9112 §2.2's 400 is for what "appears to be an HTTP request message";
- * this does not, and a client that meant HTTP/2 cannot read a 400.
+ * this does not, and a client that meant HTTP/2 cannot read a 400: pws
+ * closes the connection instead.
  */
 export function isForeignRequestLine(
   buf: Uint8Array,

@@ -32,7 +32,11 @@ import { Http2Stream, StreamClosed } from "./stream.ts";
 import { Http2Sink, type StreamOutput } from "./writer.ts";
 import { errorReply } from "../response/respond.ts";
 import { checkHost } from "../http/semantics.ts";
-import type { Reply, ReplySink } from "../response/reply.ts";
+import {
+  contentLength,
+  type Reply,
+  type ReplySink,
+} from "../response/reply.ts";
 import type { RequestHead } from "../http/request.ts";
 import type { ResponseHeaders } from "../http/response.ts";
 import type { Http2Session } from "./session.ts";
@@ -121,7 +125,7 @@ export class StreamRequests {
       return session.fail(ErrorCode.COMPRESSION_ERROR, decoded.reason);
     }
     const id = start.streamId;
-    const stream = session.streams.get(id);
+    const stream = this.#openStream(id);
     if (stream !== undefined) return this.#trailers(stream, start, decoded);
     if (id <= session.lastPeerStreamId) {
       const how = this.#recentlyClosed.get(id);
@@ -188,6 +192,15 @@ export class StreamRequests {
     session.deadlineChanged();
   }
 
+  /**
+   * The stream `id` unless it is closed: a closed stream may still be in
+   * the map while its responder finishes, but frames treat it as closed.
+   */
+  #openStream(id: number): Http2Stream | undefined {
+    const stream = this.session.streams.get(id);
+    return stream === undefined || stream.closed ? undefined : stream;
+  }
+
   /** A second field block on an open stream: trailers, which end it. */
   #trailers(
     stream: Http2Stream,
@@ -211,7 +224,7 @@ export class StreamRequests {
   data(frame: DataFrame, now: number): void {
     const session = this.session;
     const id = frame.streamId;
-    const stream = session.streams.get(id);
+    const stream = this.#openStream(id);
     if (stream === undefined) {
       if (id > session.lastPeerStreamId) {
         return session.fail(ErrorCode.PROTOCOL_ERROR, "DATA on an idle stream");
@@ -219,7 +232,6 @@ export class StreamRequests {
       if (this.#recentlyClosed.get(id) === "reset-by-us") return;
       return this.resetStream(id, ErrorCode.STREAM_CLOSED);
     }
-    if (stream.reset) return;
     if (stream.remoteClosed) {
       return this.resetStream(id, ErrorCode.STREAM_CLOSED);
     }
@@ -261,7 +273,7 @@ export class StreamRequests {
   /** A RST_STREAM from the client. */
   peerReset(id: number, now: number): void {
     const session = this.session;
-    const stream = session.streams.get(id);
+    const stream = this.#openStream(id);
     if (stream === undefined) {
       if (id > session.lastPeerStreamId) {
         session.fail(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on an idle stream");
@@ -392,7 +404,8 @@ export class StreamRequests {
         }
         stream.status = reply.status;
         stream.pendingFields = fields;
-        stream.body = headOnly || reply.content.kind === "none"
+        stream.body = headOnly || contentLength(reply.content) === 0 ||
+            reply.content.kind === "none"
           ? undefined
           : new OutgoingBody(reply.content, session.readAhead, () => {
             stream.fetching = false;

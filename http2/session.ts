@@ -320,20 +320,28 @@ export class Http2Session implements OutputHost {
     }
   }
 
-  /** Stops reading; what is queued is written, then the socket closes. */
-  #stop(): void {
+  /**
+   * Stops reading and answering: every stream's output stops (its file is
+   * released); what is queued is written, then the socket closes — unless
+   * `close` is false (a write that is stuck: see the write timeout).
+   */
+  #stop(close = true): void {
     if (this.ending) return;
     this.ending = true;
     for (const stream of this.streams.values()) {
       this.output.withdraw(stream);
       stream.abandon();
     }
-    const close = () => this.c.closeGracefully();
-    const timer = setTimeout(close, 1000);
+    if (!close) {
+      this.output.closed = true;
+      return;
+    }
+    const closeSocket = () => this.c.closeGracefully();
+    const timer = setTimeout(closeSocket, 1000);
     this.output.drained().then(() => {
       clearTimeout(timer);
       this.output.closed = true;
-      close();
+      closeSocket();
     });
   }
 
@@ -423,8 +431,11 @@ export class Http2Session implements OutputHost {
       if (c.secure) {
         c.stalled = true;
         c.deadline = Infinity;
-      } else c.close();
-      this.ending = true;
+        this.#stop(false);
+      } else {
+        this.#stop(false);
+        c.close();
+      }
       return;
     }
     if (

@@ -89,11 +89,11 @@ Options:
 HTTPS:
   --tls-cert FILE       PEM certificate (a full chain is allowed), with --tls-key
   --tls-key FILE        PEM private key (ECDSA or RSA) of that certificate
+                        (SIGHUP, or a change of the files, reloads the pair)
   --tls-self-signed     zero-setup HTTPS: a local CA made once in your data
                         directory issues a certificate for this machine
   --redirect-http PORT  also listen on PORT in cleartext, answering 308 to https://
   --hsts SECONDS        send Strict-Transport-Security: max-age=SECONDS over HTTPS
-                        (SIGHUP, or a change of the files, reloads the certificate)
   -h, --help            show this help and exit
   -V, --version         show the version and exit
 
