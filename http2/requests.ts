@@ -225,6 +225,11 @@ export class StreamRequests {
     const session = this.session;
     const id = frame.streamId;
     const stream = this.#openStream(id);
+    // Charged before any early return: an empty frame, or any frame on a
+    // stream that is over, moves no request forward (CVE-2019-9518).
+    const useless = stream === undefined || stream.remoteClosed ||
+      (frame.data.length === 0 && !frame.endStream);
+    if (useless && !session.spendCheap(now)) return;
     if (stream === undefined) {
       if (id > session.lastPeerStreamId) {
         return session.fail(ErrorCode.PROTOCOL_ERROR, "DATA on an idle stream");
@@ -235,9 +240,6 @@ export class StreamRequests {
     if (stream.remoteClosed) {
       return this.resetStream(id, ErrorCode.STREAM_CLOSED);
     }
-    if (
-      frame.data.length === 0 && !frame.endStream && !session.spendCheap(now)
-    ) return;
     stream.receivedBytes += frame.data.length;
     if (
       stream.expectedLength !== undefined &&
@@ -277,7 +279,7 @@ export class StreamRequests {
     if (stream === undefined) {
       if (id > session.lastPeerStreamId) {
         session.fail(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on an idle stream");
-      }
+      } else session.spendCheap(now);
       return;
     }
     // Opening streams only to cancel them is the rapid-reset attack.

@@ -166,7 +166,7 @@ export class Http2Session implements OutputHost {
         this.control(new FrameWriter().ping(frame.data, true));
         return;
       case FrameType.WINDOW_UPDATE:
-        return this.#windowUpdate(frame.streamId, frame.increment);
+        return this.#windowUpdate(frame.streamId, frame.increment, now);
       case FrameType.RST_STREAM:
         return this.requests.peerReset(frame.streamId, now);
       case FrameType.PRIORITY:
@@ -218,7 +218,7 @@ export class Http2Session implements OutputHost {
     }
   }
 
-  #windowUpdate(streamId: number, increment: number): void {
+  #windowUpdate(streamId: number, increment: number, now: number): void {
     if (streamId === 0) {
       this.output.connectionWindow += increment;
       if (this.output.connectionWindow > MAX_WINDOW_SIZE) {
@@ -234,9 +234,11 @@ export class Http2Session implements OutputHost {
     if (stream === undefined) {
       if (streamId > this.lastPeerStreamId) {
         this.fail(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream");
-      }
+      } else this.spendCheap(now);
       return;
     }
+    // A window for a stream with nothing more to send moves nothing.
+    if (stream.localClosed && !this.spendCheap(now)) return;
     stream.sendWindow += increment;
     if (stream.sendWindow > MAX_WINDOW_SIZE) {
       return this.requests.resetStream(

@@ -123,12 +123,9 @@ Deno.test("h2 flood: empty DATA frames end in GOAWAY", async () => {
   });
 });
 
-// KNOWN SERVER BUG (left failing for the lead): empty DATA frames on a
-// stream the server has reset are dropped without spending from the
-// cheap-frame bucket (requests.ts `data`: "reset-by-us" returns before
-// the empty-DATA charge), so the empty-frame flood (CVE-2019-9518) goes
-// on for as long as the client likes once it aims at such a stream. The
-// same holds for WINDOW_UPDATE and RST_STREAM on closed streams.
+// Empty DATA frames on a stream the server has reset used to be dropped
+// before the cheap-frame bucket was charged, so this flood
+// (CVE-2019-9518) went on for as long as the client liked.
 Deno.test("h2 flood: empty DATA on a reset stream ends in GOAWAY", async () => {
   await withSpawned(async (server) => {
     const outcome = await underAttack(
@@ -150,6 +147,29 @@ Deno.test("h2 flood: empty DATA on a reset stream ends in GOAWAY", async () => {
             await c.send(
               repeated(new FrameWriter().data(id, new Uint8Array(0)), 20_000),
             );
+          },
+        }),
+    );
+    assertOthersServed(outcome);
+  });
+});
+
+// WINDOW_UPDATE and RST_STREAM frames on closed streams were free too.
+Deno.test("h2 flood: WINDOW_UPDATE and RST_STREAM on closed streams end in GOAWAY", async () => {
+  let round = 0;
+  await withSpawned(async (server) => {
+    const outcome = await underAttack(
+      server,
+      () =>
+        floodConnections(server.port, {
+          code: ErrorCode.ENHANCE_YOUR_CALM,
+          flood: async (c) => {
+            const id = await c.request("/health.txt");
+            await c.waitFor(() => c.view(id).ended, 2000, "the response");
+            const frame = round++ % 2 === 0
+              ? new FrameWriter().windowUpdate(id, 1)
+              : new FrameWriter().rstStream(id, ErrorCode.CANCEL);
+            await c.send(repeated(frame, 20_000));
           },
         }),
     );
