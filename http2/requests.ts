@@ -17,7 +17,6 @@ import {
   ErrorCode,
   type HeadersFrame,
 } from "./frame.ts";
-import { FrameWriter } from "./frame_writer.ts";
 import { isSelfDependent } from "./frame_payload.ts";
 import type { DecodeResult } from "./hpack/decoder.ts";
 import { type BlockStart, PendingFieldBlock } from "./field_block.ts";
@@ -252,7 +251,7 @@ export class StreamRequests {
       if (!stream.busy && stream.status === 0) this.#answer(stream, 413);
     } else if (!frame.endStream && frame.length > 0) {
       // Let the rest of an acceptable body come.
-      session.control(new FrameWriter().windowUpdate(id, frame.length));
+      session.control((w) => w.windowUpdate(id, frame.length));
     }
     if (frame.endStream) this.#requestComplete(stream);
   }
@@ -295,7 +294,7 @@ export class StreamRequests {
   /** Resets a stream (ours to decide): RST_STREAM, and its output stops. */
   resetStream(id: number, code: number): void {
     const session = this.session;
-    session.control(new FrameWriter().rstStream(id, code));
+    session.control((w) => w.rstStream(id, code));
     const stream = session.streams.get(id);
     if (stream === undefined) this.#remember(id, "reset-by-us");
     else this.#close(stream, "reset-by-us");
@@ -337,9 +336,7 @@ export class StreamRequests {
     stream.sent();
     if (!stream.remoteClosed) {
       // Answered before the request ended (413, 408): stop its upload.
-      this.session.control(
-        new FrameWriter().rstStream(stream.id, ErrorCode.NO_ERROR),
-      );
+      this.session.control((w) => w.rstStream(stream.id, ErrorCode.NO_ERROR));
       stream.reset = true;
       this.#remember(stream.id, "reset-by-us");
     } else this.#remember(stream.id, "ended");

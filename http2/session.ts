@@ -102,15 +102,15 @@ export class Http2Session implements OutputHost {
       drain: () => this.goAway(ErrorCode.NO_ERROR, "server shutting down"),
     };
     c.awaitingRequest = false;
-    this.output.queueControl(
-      new FrameWriter().settings([
+    this.output.queueControl((w) =>
+      w.settings([
         { id: SettingId.MAX_CONCURRENT_STREAMS, value: MAX_CONCURRENT_STREAMS },
         {
           id: SettingId.MAX_HEADER_LIST_SIZE,
           value: c.config.headLimits.maxHeadBytes,
         },
         { id: SettingId.NO_RFC7540_PRIORITIES, value: 1 },
-      ]),
+      ])
     );
     if (c.end > c.start) this.#ingest(c.buffer.subarray(c.start, c.end));
     c.start = c.end = 0;
@@ -159,11 +159,11 @@ export class Http2Session implements OutputHost {
         if (frame.ack) return;
         if (!this.spendCheap(now)) return;
         for (const { id, value } of frame.settings) this.#setting(id, value);
-        if (!this.ending) this.control(new FrameWriter().settingsAck());
+        if (!this.ending) this.control((w) => w.settingsAck());
         return;
       case FrameType.PING:
         if (!this.spendCheap(now) || frame.ack) return;
-        this.control(new FrameWriter().ping(frame.data, true));
+        this.control((w) => w.ping(frame.data, true));
         return;
       case FrameType.WINDOW_UPDATE:
         return this.#windowUpdate(frame.streamId, frame.increment, now);
@@ -253,9 +253,8 @@ export class Http2Session implements OutputHost {
   #received(length: number): void {
     this.#receivedUnacknowledged += length;
     if (this.#receivedUnacknowledged >= WINDOW_UPDATE_THRESHOLD) {
-      this.control(
-        new FrameWriter().windowUpdate(0, this.#receivedUnacknowledged),
-      );
+      const increment = this.#receivedUnacknowledged;
+      this.control((w) => w.windowUpdate(0, increment));
       this.#receivedUnacknowledged = 0;
     }
   }
@@ -268,9 +267,9 @@ export class Http2Session implements OutputHost {
   }
 
   /** Queues control frames; a peer that does not read them is cut. */
-  control(frames: FrameWriter): void {
+  control(write: (w: FrameWriter) => unknown): void {
     if (this.ending) return;
-    if (!this.output.queueControl(frames)) {
+    if (!this.output.queueControl(write)) {
       this.fail(ErrorCode.ENHANCE_YOUR_CALM, "control frames not read");
     }
   }
@@ -285,12 +284,9 @@ export class Http2Session implements OutputHost {
       this.goawaySent = true;
       this.goawayLastId = this.lastPeerStreamId;
       if (reason !== "") {
-        this.output.queueControl(
-          new FrameWriter().goaway(
-            this.goawayLastId,
-            code,
-            new TextEncoder().encode(reason),
-          ),
+        const lastId = this.goawayLastId;
+        this.output.queueControl((w) =>
+          w.goaway(lastId, code, new TextEncoder().encode(reason))
         );
       }
     }
@@ -303,15 +299,10 @@ export class Http2Session implements OutputHost {
     this.goawaySent = true;
     this.goawayLastId = this.lastPeerStreamId;
     // Past the control bound if need be: it is the last frame.
-    this.output.queueControl(
-      new FrameWriter().goaway(
-        this.lastPeerStreamId,
-        code,
-        new TextEncoder().encode(reason),
-      ).take(),
-    ) || this.output.forceControl(
-      new FrameWriter().goaway(this.lastPeerStreamId, code).take(),
-    );
+    const lastId = this.lastPeerStreamId;
+    this.output.queueControl((w) =>
+      w.goaway(lastId, code, new TextEncoder().encode(reason))
+    ) || this.output.queueControl((w) => w.goaway(lastId, code), true);
     this.#stop();
   }
 

@@ -309,14 +309,10 @@ Deno.test("h2 flood: answers a client does not read are capped", async () => {
   }, ["--write-timeout", "30"]);
 });
 
-// KNOWN SERVER BUG (left failing for the lead): the 64 KiB bound on
-// queued control frames counts frame bytes, but each queued frame is a
-// view of its own FrameWriter buffer of at least 1 KiB (DEFAULT_CAPACITY
-// in frame_writer.ts, and `new FrameWriter()` per WINDOW_UPDATE, PING
-// ACK, SETTINGS ACK, RST_STREAM in session.ts/requests.ts). 4,900 queued
-// WINDOW_UPDATEs (63.7 KB, under the bound) hold about 7 MB: 20 such
-// connections grew the server's RSS by ~140 MiB where the bound allows
-// 20 × 64 KiB.
+// The 64 KiB bound on queued control frames counts frame bytes; each
+// frame used to be a view of its own FrameWriter buffer of 1 KiB, and
+// then a sliced copy of its own: 20 × 4,900 queued WINDOW_UPDATEs grew
+// the RSS by ~140 MiB, then by ~45 MiB.
 Deno.test("h2 flood: queued control frames hold no more than their bound", async () => {
   await withSpawned(async (server) => {
     const clients: H2Client[] = [];
@@ -330,6 +326,7 @@ Deno.test("h2 flood: queued control frames hold no more than their bound", async
       for (const c of clients) await trickleUpload(c, 4900);
       await sleep(1000);
       const growthMiB = rss.stop();
+      console.log(`RSS +${growthMiB.toFixed(1)} MiB`);
       for (const c of clients) {
         assert.equal(c.closed, false, "a connection under the cap was cut");
       }
