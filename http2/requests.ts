@@ -27,6 +27,7 @@ import {
   updatedPriority,
 } from "./priority.ts";
 import { OutgoingBody } from "./body.ts";
+import { StartQueue } from "./turn_budget.ts";
 import { Http2Stream, StreamClosed } from "./stream.ts";
 import { Http2Sink, type StreamOutput } from "./writer.ts";
 import { errorReply } from "../response/respond.ts";
@@ -70,7 +71,8 @@ export class StreamRequests {
   pendingBlock: PendingFieldBlock | undefined;
   /** Streams opened on this connection. */
   opened = 0;
-  #busy = 0;
+  /** Responders waiting for their turn to start. */
+  readonly starts = new StartQueue();
   #recentlyClosed = new Map<number, ClosedHow>();
   #earlyPriorities = new Map<number, string>();
 
@@ -354,15 +356,32 @@ export class StreamRequests {
     this.#run(stream, (sink) => sink.send(errorReply(ctx, status)));
   }
 
-  /** Runs a responder task for `stream`, counted until it settles. */
+  /**
+   * Runs a responder task for `stream`, counted until it settles. It
+   * starts from the {@linkcode StartQueue}: not while this read's frames
+   * are handled, and not at all if the stream is over by then.
+   */
   #run(
     stream: Http2Stream,
     work: (sink: ReplySink, client: StreamClient) => Promise<void>,
   ): void {
-    const session = this.session;
     stream.busy = true;
-    this.#busy++;
+    this.starts.push(() => this.#start(stream, work));
+    this.session.deadlineChanged();
+  }
+
+  /** Starts the responder; false when the stream ended while it waited. */
+  #start(
+    stream: Http2Stream,
+    work: (sink: ReplySink, client: StreamClient) => Promise<void>,
+  ): boolean {
+    const session = this.session;
     const client: StreamClient = { remote: session.remote, user: undefined };
+    if (stream.reset || stream.localClosed || session.ending) {
+      stream.busy = false;
+      this.#forgetIfClosed(stream);
+      return false;
+    }
     const sink = new Http2Sink(
       this.#outputOf(stream),
       stream.head?.method === "HEAD",
@@ -381,13 +400,12 @@ export class StreamRequests {
         }
       } finally {
         stream.busy = false;
-        this.#busy--;
         this.#log(stream, client);
         this.#forgetIfClosed(stream);
       }
     })();
     session.track(task);
-    session.deadlineChanged();
+    return true;
   }
 
   #outputOf(stream: Http2Stream): StreamOutput {

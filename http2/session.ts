@@ -28,6 +28,7 @@ import { Http2Output, type OutputHost } from "./output.ts";
 import { ReadAheadBudget } from "./body.ts";
 import { TokenBucket } from "./budget.ts";
 import { Http2Stream } from "./stream.ts";
+import { FIELD_BLOCK_WORK, nextTurn, SLICE_WORK } from "./turn_budget.ts";
 import {
   MAX_CONCURRENT_STREAMS,
   type Responder,
@@ -112,7 +113,9 @@ export class Http2Session implements OutputHost {
         { id: SettingId.NO_RFC7540_PRIORITIES, value: 1 },
       ])
     );
-    if (c.end > c.start) this.#ingest(c.buffer.subarray(c.start, c.end));
+    if (c.end > c.start) {
+      await this.#ingest(c.buffer.subarray(c.start, c.end));
+    }
     c.start = c.end = 0;
     while (!this.ending) {
       this.deadlineChanged();
@@ -123,19 +126,34 @@ export class Http2Session implements OutputHost {
         n = null;
       }
       if (n === null) break;
-      this.#ingest(c.buffer.subarray(0, n));
+      await this.#ingest(c.buffer.subarray(0, n));
     }
     await this.#end();
   }
 
-  /** Feeds bytes to the frame reader and handles every event. */
-  #ingest(bytes: Uint8Array): void {
+  /**
+   * Feeds bytes to the frame reader and handles every event, in slices
+   * between which other connections run (see turn_budget.ts). The bytes
+   * stay untouched meanwhile: the next read waits for this one.
+   */
+  async #ingest(bytes: Uint8Array): Promise<void> {
     this.reader.push(bytes);
+    const starts = this.requests.starts;
+    let work = SLICE_WORK;
     for (let event = this.reader.next(); event; event = this.reader.next()) {
       if (this.ending) return;
       if (event.kind === "error") this.frameError(event.error);
-      else this.#frame(event.frame);
+      else {
+        work -= event.frame.type === FrameType.HEADERS ? FIELD_BLOCK_WORK : 1;
+        this.#frame(event.frame);
+      }
+      if (work <= 0) {
+        starts.startSome();
+        await nextTurn();
+        work = SLICE_WORK;
+      }
     }
+    starts.startSome();
   }
 
   /** A violation: the stream is reset, or the connection ends. */

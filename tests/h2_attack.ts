@@ -40,7 +40,9 @@ export interface LatencyReport {
   samples: number[];
   /** Requests that failed or were not answered with 200 in time. */
   failures: number;
-  /** The 99th percentile and the worst, in ms (Infinity when none). */
+  /** The median, 90th and 99th percentiles and the worst, in ms. */
+  p50: number;
+  p90: number;
   p99: number;
   max: number;
 }
@@ -73,7 +75,14 @@ export async function watchLatency(
     samples.length === 0
       ? Infinity
       : samples[Math.min(samples.length - 1, Math.floor(q * samples.length))];
-  return { samples, failures, p99: at(0.99), max: at(1) };
+  return {
+    samples,
+    failures,
+    p50: at(0.5),
+    p90: at(0.9),
+    p99: at(0.99),
+    max: at(1),
+  };
 }
 
 async function getOnce(
@@ -219,7 +228,9 @@ export async function underAttack(
 export function describe(outcome: AttackOutcome): string {
   const { latency, rssGrowthMiB } = outcome;
   return `${latency.samples.length} health checks, ${latency.failures} ` +
-    `failed, p99 ${latency.p99.toFixed(1)} ms, max ${
+    `failed, p50 ${latency.p50.toFixed(1)}, p90 ${
+      latency.p90.toFixed(1)
+    }, p99 ${latency.p99.toFixed(1)} ms, max ${
       latency.max.toFixed(1)
     } ms; RSS +${rssGrowthMiB.toFixed(1)} MiB`;
 }

@@ -211,12 +211,10 @@ Deno.test("h2 rapid reset: streams opened and reset end in GOAWAY", async () => 
   });
 });
 
-// KNOWN SERVER BUG (left failing for the lead): one connection's rapid
-// reset of a large file holds pws's event loop for 6–43 ms per 16 KiB
-// read (measured by timing Http2Session's ingest): every HEADERS in the
-// chunk is decoded and up to 128 responders start synchronously inside
-// it (each opening and verifying the file) before any other client is
-// served. Other clients' p99 goes from ~12 ms idle to ~90 ms.
+// One connection's rapid reset of a large file used to hold pws's event
+// loop for 6–43 ms per 16 KiB read: every HEADERS in the read was decoded
+// and up to 128 responders started inside it. Now frames are handled in
+// slices and responders start a few per turn (http2/turn_budget.ts).
 Deno.test("h2 rapid reset: one attacker does not hold others up", async () => {
   await withSpawned(async (server) => {
     const outcome = await underAttack(
