@@ -23,6 +23,8 @@ import { TruncatedContent } from "../response/stream.ts";
 export const SYNC_READ_BYTES = 64 * 1024;
 /** Size of one read-ahead chunk of a large file range. */
 export const READ_AHEAD_BYTES = 128 * 1024;
+/** Smallest read-ahead, however small the stream's window. */
+export const MIN_READ_AHEAD_BYTES = 16 * 1024;
 
 /** One piece of content: bytes in memory or a range of an open file. */
 type Segment =
@@ -84,6 +86,8 @@ export class OutgoingBody {
   #borrowed = 0;
   /** The read-ahead buffer the chunk is a view of, to return to the pool. */
   #chunkBuffer: Uint8Array | undefined;
+  /** The file segment a read-ahead chunk came from, to rewind it. */
+  #chunkSegment: (Segment & { kind: "file" }) | undefined;
   #iterator: AsyncIterator<Uint8Array> | undefined;
   #pending = false;
   #finished = false;
@@ -120,8 +124,11 @@ export class OutgoingBody {
    * Copies up to `target.length` next bytes into `target` and returns how
    * many (0 once done), or {@linkcode WAIT}: bytes are on their way and
    * `wake` will be called. Check {@linkcode failure} after a 0.
+   * `sendable` is what the stream's window allows: a read-ahead reads no
+   * more than that (nor less than {@linkcode MIN_READ_AHEAD_BYTES}), so
+   * that a stream about to stall does not hold bytes it cannot send.
    */
-  fill(target: Uint8Array): number {
+  fill(target: Uint8Array, sendable = Infinity): number {
     if (this.#pending) return WAIT;
     if (this.#failure !== undefined) return 0;
     let written = 0;
@@ -179,7 +186,7 @@ export class OutgoingBody {
         continue;
       }
       if (written > 0) break;
-      this.#readAhead(segment);
+      this.#readAhead(segment, sendable);
       return WAIT;
     }
     return written;
@@ -210,6 +217,23 @@ export class OutgoingBody {
     });
   }
 
+  /**
+   * The stream waits for its window: a read-ahead chunk not yet sent is
+   * given back to the budget, its bytes to be read again once the window
+   * opens, so that stalled streams hold none of the connection's budget
+   * and the others' downloads go on.
+   */
+  giveBackChunk(): void {
+    const segment = this.#chunkSegment;
+    if (this.#pending || this.#chunk === undefined || segment === undefined) {
+      return;
+    }
+    const unsent = this.#chunk.length - this.#chunkOffset;
+    segment.position -= unsent;
+    segment.length += unsent;
+    this.#dropChunk();
+  }
+
   #fail(err: unknown): number {
     this.#failure = err;
     this.#finished = true;
@@ -220,6 +244,7 @@ export class OutgoingBody {
   #dropChunk(): void {
     this.#chunk = undefined;
     this.#chunkOffset = 0;
+    this.#chunkSegment = undefined;
     if (this.#chunkBuffer !== undefined) {
       if (freeChunks.length < MAX_FREE_CHUNKS) {
         freeChunks.push(this.#chunkBuffer);
@@ -245,8 +270,12 @@ export class OutgoingBody {
     this.wake();
   }
 
-  #readAhead(segment: Segment & { kind: "file" }): void {
-    const size = Math.min(READ_AHEAD_BYTES, segment.length);
+  #readAhead(segment: Segment & { kind: "file" }, sendable: number): void {
+    const size = Math.min(
+      READ_AHEAD_BYTES,
+      segment.length,
+      Math.max(MIN_READ_AHEAD_BYTES, sendable),
+    );
     // Over the budget: the budget calls wake when a chunk comes back.
     if (!this.budget.borrow(size, this.wake)) return;
     this.#borrowed = size;
@@ -258,6 +287,7 @@ export class OutgoingBody {
       else {
         this.#chunk = buffer.subarray(0, n);
         this.#chunkOffset = 0;
+        this.#chunkSegment = segment;
         segment.position += n;
         segment.length -= n;
       }

@@ -294,6 +294,7 @@ export class Http2Output {
       const payloadAt = length + FRAME_HEADER_SIZE;
       const n = body.fill(
         batch.subarray(payloadAt, payloadAt + Math.max(0, room)),
+        stream.sendWindow,
       );
       if (n === WAIT) {
         this.withdraw(stream);
@@ -316,6 +317,7 @@ export class Http2Output {
         }
         this.withdraw(stream);
         stream.blockedSince = now;
+        body.giveBackChunk();
         this.host.deadlineChanged();
         continue;
       }

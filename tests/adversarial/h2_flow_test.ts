@@ -13,6 +13,7 @@ import assert from "node:assert/strict";
 import { ErrorCode, FrameType, FrameWriter, H2Client } from "../h2_raw.ts";
 import {
   assertOthersServed,
+  fdsOpenOn,
   makeSite,
   RssSampler,
   sleep,
@@ -23,6 +24,8 @@ import {
 } from "../h2_attack.ts";
 
 const INITIAL_WINDOW_SIZE = 0x4;
+/** Responders one connection runs at once (http2/turn_budget.ts). */
+const MAX_OPEN_FILE_RESPONSES = 16;
 
 Deno.test("h2 flow: 1 GiB through a 64 KiB window, memory flat", async () => {
   const root = makeSite({ "huge.bin": 1 << 30 });
@@ -126,27 +129,23 @@ Deno.test("h2 flow: parallel downloads share the connection", async () => {
   }
 });
 
-// KNOWN SERVER BUG (left failing for the lead): a stream whose window
-// runs out in the middle of a read-ahead chunk keeps the chunk (128 KiB
-// borrowed from the connection's 512 KiB ReadAheadBudget in body.ts)
-// while it waits. Four such streams take the whole budget, and every
-// other file download on the connection waits for it, with its window
-// open, until the stalled ones are reset at the write timeout (30 s by
-// default): here the fifth stream got 0 of the 8 MiB window it had.
-Deno.test("h2 flow: streams stalled on their windows do not starve the others", async () => {
+/**
+ * Opens `count` downloads with `window`-byte windows that use them and
+ * stop there, as a paused video does; then one more with an 8 MiB window
+ * must get its first MiB at once.
+ */
+async function stalledThenOpen(count: number, window: number): Promise<void> {
   await withSpawned(async (server) => {
     const c = await H2Client.open(server.port, {
-      settings: [{ id: INITIAL_WINDOW_SIZE, value: 64 * 1024 }],
+      settings: [{ id: INITIAL_WINDOW_SIZE, value: window }],
       connectionWindowIncrement: 1 << 30,
       autoWindow: false,
     });
     try {
-      // Four downloads that use their 64 KiB windows and stop there, as a
-      // paused video does.
       const stalled: number[] = [];
-      for (let i = 0; i < 4; i++) stalled.push(await c.request("/big.bin"));
+      for (let i = 0; i < count; i++) stalled.push(await c.request("/big.bin"));
       await c.waitFor(
-        () => stalled.every((id) => c.view(id).dataBytes === 64 * 1024),
+        () => stalled.every((id) => c.view(id).dataBytes === window),
         3000,
         "the stalled streams' windows",
       );
@@ -161,6 +160,21 @@ Deno.test("h2 flow: streams stalled on their windows do not starve the others", 
       await c.close();
     }
   });
+}
+
+// A stream whose window ran out in the middle of a read-ahead chunk kept
+// the chunk (128 KiB borrowed from the connection's 512 KiB budget) while
+// it waited: four such streams took the whole budget, and a fifth with an
+// 8 MiB window got 0 bytes until the write timeout reset the others. Now
+// a read-ahead reads no more than the window allows...
+Deno.test("h2 flow: streams stalled on their windows do not starve the others", async () => {
+  await stalledThenOpen(4, 64 * 1024);
+});
+
+// ...and a stream that stalls gives its unsent chunk back (a window of
+// 100 bytes still reads 16 KiB ahead: forty such streams held 640 KiB).
+Deno.test("h2 flow: streams stalled on tiny windows give their chunks back", async () => {
+  await stalledThenOpen(40, 100);
 });
 
 Deno.test("h2 flow: streams left at a zero window are reset at the write timeout", async () => {
@@ -247,7 +261,7 @@ Deno.test("h2 flow: a connection window left at zero ends the connection", async
 // Too many open files": no other client was answered for the whole 2 s
 // (0 of 1 health checks), and the streams past the limit got 500.
 Deno.test("h2 flow: zero-window streams cannot take every descriptor", async () => {
-  await withSpawned(async (server) => {
+  await withSpawned(async (server, root) => {
     const limit = await new Deno.Command("prlimit", {
       args: ["--pid", String(server.pid), "--nofile=1024:1024"],
     }).output();
@@ -262,12 +276,18 @@ Deno.test("h2 flow: zero-window streams cannot take every descriptor", async () 
         for (let s = 0; s < 128; s++) await c.request("/big.bin");
       }
       await sleep(300);
+      const open = fdsOpenOn(server.pid, `${root}/big.bin`);
+      console.log(`${open} descriptors open on big.bin`);
       const latency = await watchLatency(
         server.port,
         "/health.txt",
         sleep(2000),
       );
       assert.equal(latency.failures, 0, "health checks refused");
+      assert.ok(
+        open <= 10 * MAX_OPEN_FILE_RESPONSES,
+        `${open} descriptors open on big.bin`,
+      );
       assert.ok(
         latency.samples.length >= 10,
         `${latency.samples.length} checks`,
