@@ -366,7 +366,10 @@ export class StreamRequests {
     work: (sink: ReplySink, client: StreamClient) => Promise<void>,
   ): void {
     stream.busy = true;
-    this.starts.push(() => this.#start(stream, work));
+    this.starts.push(
+      () => this.#start(stream, work),
+      () => stream.priority.urgency,
+    );
     this.session.deadlineChanged();
   }
 
@@ -400,6 +403,7 @@ export class StreamRequests {
         }
       } finally {
         stream.busy = false;
+        this.starts.finished();
         this.#log(stream, client);
         this.#forgetIfClosed(stream);
       }

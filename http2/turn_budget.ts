@@ -7,7 +7,8 @@
  * milliseconds while other connections waited. So frames are handled in
  * slices of {@linkcode SLICE_WORK} (a field block costs
  * {@linkcode FIELD_BLOCK_WORK}, any other frame 1), and responders start
- * at most {@linkcode STARTS_PER_TURN} per turn from a
+ * at most {@linkcode STARTS_PER_TURN} per turn (and
+ * {@linkcode MAX_RUNNING_RESPONDERS} at once) from a
  * {@linkcode StartQueue}; between slices the connection yields with
  * {@linkcode nextTurn}, and other connections' I/O runs.
  *
@@ -31,43 +32,88 @@ export function nextTurn(): Promise<void> {
 }
 
 /**
- * Jobs started in order, at most {@linkcode STARTS_PER_TURN} a turn. A
- * job returns false when it had nothing to start (its stream ended while
- * it waited): those cost nothing and do not count.
+ * Responders one connection runs at once. Each may hold an open file
+ * until its response is out, and a client that leaves its windows at
+ * zero keeps every stream waiting until the write timeout: without this
+ * bound, 128 streams held 128 descriptors per connection and a few
+ * connections took them all. Other requests wait for a slot, most urgent
+ * first; only the stalling client's own connection waits.
+ */
+export const MAX_RUNNING_RESPONDERS = 16;
+
+/** A responder waiting to start. */
+interface Waiting {
+  /** Starts it; false when there was nothing to start. */
+  start: () => boolean;
+  /** Its urgency now (0 first, RFC 9218), read when a slot frees. */
+  urgency: () => number;
+}
+
+/**
+ * Responders waiting to start: at most {@linkcode STARTS_PER_TURN} start
+ * a turn, at most {@linkcode MAX_RUNNING_RESPONDERS} run at once, the
+ * most urgent (then the oldest) first. A job that finds its stream over
+ * starts nothing and counts for nothing.
  */
 export class StartQueue {
-  #jobs: (() => boolean)[] = [];
-  #next = 0;
+  #waiting: Waiting[] = [];
+  #running = 0;
   #scheduled = false;
 
-  /** Jobs waiting to start. */
+  /** Responders waiting to start. */
   get size(): number {
-    return this.#jobs.length - this.#next;
+    return this.#waiting.length;
+  }
+
+  /** Responders running now. */
+  get running(): number {
+    return this.#running;
   }
 
   /**
-   * Queues `job`. It starts when the connection's current slice of frames
-   * is handled (so a stream reset in the same slice never starts), or in
-   * a later turn.
+   * Queues a responder. It starts when the connection's current slice of
+   * frames is handled (so a stream reset in the same slice never
+   * starts), or in a later turn; {@linkcode finished} must follow once
+   * it started and settled.
    */
-  push(job: () => boolean): void {
-    this.#jobs.push(job);
+  push(start: () => boolean, urgency: () => number): void {
+    this.#waiting.push({ start, urgency });
     this.#schedule();
   }
 
-  /** Starts up to {@linkcode STARTS_PER_TURN} jobs now; the rest later. */
+  /** A started responder settled: its slot is free. */
+  finished(): void {
+    this.#running--;
+    if (this.#waiting.length > 0) this.#schedule();
+  }
+
+  /** Starts what the turn's and the connection's bounds allow now. */
   startSome(): void {
-    const jobs = this.#jobs;
+    const waiting = this.#waiting;
     let started = 0;
-    while (this.#next < jobs.length && started < STARTS_PER_TURN) {
-      const job = jobs[this.#next];
-      this.#next++;
-      if (job()) started++;
+    while (
+      waiting.length > 0 && started < STARTS_PER_TURN &&
+      this.#running < MAX_RUNNING_RESPONDERS
+    ) {
+      // At most MAX_CONCURRENT_STREAMS wait: a scan is cheap.
+      let best = 0;
+      let bestUrgency = waiting[0].urgency();
+      for (let i = 1; i < waiting.length; i++) {
+        const urgency = waiting[i].urgency();
+        if (urgency < bestUrgency) {
+          best = i;
+          bestUrgency = urgency;
+        }
+      }
+      const job = waiting.splice(best, 1)[0];
+      if (job.start()) {
+        started++;
+        this.#running++;
+      }
     }
-    if (this.#next === jobs.length) {
-      this.#jobs = [];
-      this.#next = 0;
-    } else this.#schedule();
+    if (waiting.length > 0 && this.#running < MAX_RUNNING_RESPONDERS) {
+      this.#schedule();
+    }
   }
 
   /** Starts what waits in a later turn, when no slice of frames does. */
