@@ -9,12 +9,7 @@
 
 import assert from "node:assert/strict";
 import { H2Client } from "./h2_raw.ts";
-import {
-  parseOneResponse,
-  readRssBytes,
-  type SpawnedServer,
-  spawnServer,
-} from "./helpers.ts";
+import { readRssBytes, type SpawnedServer, spawnServer } from "./helpers.ts";
 
 /**
  * Worst p99 latency of other clients' requests while floods saturate a
@@ -47,30 +42,12 @@ export interface LatencyReport {
   max: number;
 }
 
-/**
- * Requests `path` on a fresh HTTP/1.1 connection every `everyMs` until
- * `done` settles, timing each: what other clients live through while an
- * attack runs.
- */
-export async function watchLatency(
-  port: number,
-  path: string,
-  done: Promise<unknown>,
-  everyMs = 20,
-  timeoutMs = 2000,
-): Promise<LatencyReport> {
-  let finished = false;
-  done.then(() => finished = true, () => finished = true);
-  const samples: number[] = [];
-  let failures = 0;
-  while (!finished) {
-    const started = performance.now();
-    if (await getOnce(port, path, timeoutMs)) {
-      samples.push(performance.now() - started);
-    } else failures++;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  samples.sort((a, b) => a - b);
+/** The latencies of `samples` (ms, in any order) and their percentiles. */
+export function latencyReport(
+  samples: number[],
+  failures: number,
+): LatencyReport {
+  samples = [...samples].sort((a, b) => a - b);
   const at = (q: number) =>
     samples.length === 0
       ? Infinity
@@ -85,44 +62,105 @@ export async function watchLatency(
   };
 }
 
-async function getOnce(
+/**
+ * Another client in a process of its own (`latency_watcher.ts`), which
+ * requests a path on fresh HTTP/1.1 connections every `everyMs` and times
+ * each: what other clients live through while an attack runs, without
+ * the attack's own work in this process counted as the server's delay.
+ */
+export class LatencyWatcher {
+  #stdout: Promise<string>;
+
+  private constructor(
+    readonly child: Deno.ChildProcess,
+    readonly ready: Promise<void>,
+    stdout: Promise<string>,
+  ) {
+    this.#stdout = stdout;
+  }
+
+  /** Starts the watcher; resolves once its first request was answered. */
+  static async start(
+    port: number,
+    path: string,
+    everyMs = 20,
+    timeoutMs = 2000,
+  ): Promise<LatencyWatcher> {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        new URL("./latency_watcher.ts", import.meta.url).pathname,
+        String(port),
+        path,
+        String(everyMs),
+        String(timeoutMs),
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    let onReady: () => void = () => {};
+    const ready = new Promise<void>((resolve) => onReady = resolve);
+    const stdout = (async () => {
+      let text = "";
+      const decoder = new TextDecoder();
+      for await (const chunk of child.stdout) {
+        text += decoder.decode(chunk, { stream: true });
+        if (text.startsWith("ready\n")) onReady();
+      }
+      onReady();
+      return text;
+    })();
+    const watcher = new LatencyWatcher(child, ready, stdout);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error("the latency watcher did not start")),
+        10_000,
+      );
+    });
+    try {
+      await Promise.race([ready, late]);
+    } catch (err) {
+      await watcher.stop().catch(() => {});
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    return watcher;
+  }
+
+  /** Stops the watcher and reports what it measured. */
+  async stop(): Promise<LatencyReport> {
+    await this.child.stdin.close().catch(() => {});
+    const text = await this.#stdout;
+    await this.child.status;
+    const last = text.trim().split("\n").at(-1) ?? "";
+    const result = JSON.parse(last) as { samples: number[]; failures: number };
+    return latencyReport(result.samples, result.failures);
+  }
+}
+
+/**
+ * Requests `path` on fresh HTTP/1.1 connections (from another process)
+ * every `everyMs` until `done` settles, timing each.
+ */
+export async function watchLatency(
   port: number,
   path: string,
-  timeoutMs: number,
-): Promise<boolean> {
-  let conn: Deno.TcpConn | undefined;
-  const timer = setTimeout(() => {
-    try {
-      conn?.close();
-    } catch {
-      // closed
-    }
-  }, timeoutMs);
+  done: Promise<unknown>,
+  everyMs = 20,
+  timeoutMs = 2000,
+): Promise<LatencyReport> {
+  const watcher = await LatencyWatcher.start(port, path, everyMs, timeoutMs);
+  let report: LatencyReport;
   try {
-    conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    const request =
-      `GET ${path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`;
-    await conn.write(new TextEncoder().encode(request));
-    const buffer = new Uint8Array(64 * 1024);
-    let got = 0;
-    while (got < buffer.length) {
-      const n = await conn.read(buffer.subarray(got));
-      if (n === null) break;
-      got += n;
-      const step = parseOneResponse(buffer.subarray(0, got), 0);
-      if (step !== undefined) return step.response.status === 200;
-    }
-    return false;
-  } catch {
-    return false;
+    await done;
   } finally {
-    clearTimeout(timer);
-    try {
-      conn?.close();
-    } catch {
-      // closed
-    }
+    report = await watcher.stop();
   }
+  return report;
 }
 
 /** Samples a process's RSS every `everyMs` until stopped. */
@@ -211,17 +249,17 @@ export async function underAttack(
   server: SpawnedServer,
   attack: () => Promise<void>,
 ): Promise<AttackOutcome> {
+  const watcher = await LatencyWatcher.start(server.port, "/health.txt");
   const rss = new RssSampler(server.pid);
-  const running = attack();
-  const watching = watchLatency(server.port, "/health.txt", running);
+  let latency: LatencyReport;
   let rssGrowthMiB: number;
   try {
-    await running;
+    await attack();
   } finally {
-    await watching;
+    latency = await watcher.stop();
     rssGrowthMiB = rss.stop();
   }
-  return { latency: await watching, rssGrowthMiB };
+  return { latency, rssGrowthMiB };
 }
 
 /** How many fresh HTTP/1.1 requests answered, and how fast, as text. */
