@@ -23,8 +23,6 @@ import { TruncatedContent } from "../response/stream.ts";
 export const SYNC_READ_BYTES = 64 * 1024;
 /** Size of one read-ahead chunk of a large file range. */
 export const READ_AHEAD_BYTES = 128 * 1024;
-/** Smallest read-ahead, however small the stream's window. */
-export const MIN_READ_AHEAD_BYTES = 16 * 1024;
 
 /** One piece of content: bytes in memory or a range of an open file. */
 type Segment =
@@ -40,22 +38,44 @@ export const WAIT = -1;
 
 /**
  * Read-ahead buffers of one connection: at most `limit` bytes lent at
- * once, so that streams beyond it wait for one to be returned.
+ * once, so that streams beyond it wait for one to be returned. Chunks of
+ * streams stalled on their windows are taken back when another stream
+ * needs the room (see {@linkcode OutgoingBody.stalled}).
  */
 export class ReadAheadBudget {
   #lent = 0;
   #waiting: (() => void)[] = [];
+  /** How to take back each stalled stream's chunk, oldest first. */
+  #reclaimable = new Set<() => void>();
 
   constructor(readonly limit: number) {}
 
   /** Lends `bytes`, or returns false (and calls `wake` once later). */
   borrow(bytes: number, wake: () => void): boolean {
-    if (this.#lent > 0 && this.#lent + bytes > this.limit) {
+    for (const reclaim of this.#reclaimable) {
+      if (this.#fits(bytes)) break;
+      reclaim();
+    }
+    if (!this.#fits(bytes)) {
       this.#waiting.push(wake);
       return false;
     }
     this.#lent += bytes;
     return true;
+  }
+
+  /** Offers a stalled stream's chunk back: `reclaim` drops it. */
+  offer(reclaim: () => void): void {
+    this.#reclaimable.add(reclaim);
+  }
+
+  /** The chunk is no longer on offer (its stream flows, or it is gone). */
+  withdraw(reclaim: () => void): void {
+    this.#reclaimable.delete(reclaim);
+  }
+
+  #fits(bytes: number): boolean {
+    return this.#lent === 0 || this.#lent + bytes <= this.limit;
   }
 
   /** Returns `bytes` and wakes whoever waited. */
@@ -88,6 +108,8 @@ export class OutgoingBody {
   #chunkBuffer: Uint8Array | undefined;
   /** The file segment a read-ahead chunk came from, to rewind it. */
   #chunkSegment: (Segment & { kind: "file" }) | undefined;
+  /** Takes the chunk back for the budget (see {@linkcode stalled}). */
+  readonly #reclaim = () => this.#rewindChunk();
   #iterator: AsyncIterator<Uint8Array> | undefined;
   #pending = false;
   #finished = false;
@@ -124,11 +146,8 @@ export class OutgoingBody {
    * Copies up to `target.length` next bytes into `target` and returns how
    * many (0 once done), or {@linkcode WAIT}: bytes are on their way and
    * `wake` will be called. Check {@linkcode failure} after a 0.
-   * `sendable` is what the stream's window allows: a read-ahead reads no
-   * more than that (nor less than {@linkcode MIN_READ_AHEAD_BYTES}), so
-   * that a stream about to stall does not hold bytes it cannot send.
    */
-  fill(target: Uint8Array, sendable = Infinity): number {
+  fill(target: Uint8Array): number {
     if (this.#pending) return WAIT;
     if (this.#failure !== undefined) return 0;
     let written = 0;
@@ -186,7 +205,7 @@ export class OutgoingBody {
         continue;
       }
       if (written > 0) break;
-      this.#readAhead(segment, sendable);
+      this.#readAhead(segment);
       return WAIT;
     }
     return written;
@@ -218,12 +237,23 @@ export class OutgoingBody {
   }
 
   /**
-   * The stream waits for its window: a read-ahead chunk not yet sent is
-   * given back to the budget, its bytes to be read again once the window
-   * opens, so that stalled streams hold none of the connection's budget
-   * and the others' downloads go on.
+   * The stream waits for its window: its read-ahead chunk stays, but on
+   * offer to the budget, which takes it back (the bytes to be read again
+   * once the window opens) when another stream needs the room. Stalled
+   * streams then cannot starve the others, and a stream whose window
+   * reopens soon, as a steady download's does, keeps its chunk.
    */
-  giveBackChunk(): void {
+  stalled(): void {
+    if (this.#chunkSegment !== undefined) this.budget.offer(this.#reclaim);
+  }
+
+  /** The stream's window opened again: its chunk is its own. */
+  flowing(): void {
+    this.budget.withdraw(this.#reclaim);
+  }
+
+  #rewindChunk(): void {
+    this.budget.withdraw(this.#reclaim);
     const segment = this.#chunkSegment;
     if (this.#pending || this.#chunk === undefined || segment === undefined) {
       return;
@@ -245,6 +275,7 @@ export class OutgoingBody {
     this.#chunk = undefined;
     this.#chunkOffset = 0;
     this.#chunkSegment = undefined;
+    this.budget.withdraw(this.#reclaim);
     if (this.#chunkBuffer !== undefined) {
       if (freeChunks.length < MAX_FREE_CHUNKS) {
         freeChunks.push(this.#chunkBuffer);
@@ -270,12 +301,8 @@ export class OutgoingBody {
     this.wake();
   }
 
-  #readAhead(segment: Segment & { kind: "file" }, sendable: number): void {
-    const size = Math.min(
-      READ_AHEAD_BYTES,
-      segment.length,
-      Math.max(MIN_READ_AHEAD_BYTES, sendable),
-    );
+  #readAhead(segment: Segment & { kind: "file" }): void {
+    const size = Math.min(READ_AHEAD_BYTES, segment.length);
     // Over the budget: the budget calls wake when a chunk comes back.
     if (!this.budget.borrow(size, this.wake)) return;
     this.#borrowed = size;

@@ -130,6 +130,7 @@ export class Http2Output {
     if (stream.localClosed || !stream.headersSent || stream.queued) return;
     if (stream.fetching) return;
     stream.blockedSince = 0;
+    stream.body?.flowing();
     stream.queued = true;
     this.data.add(stream);
     this.#kick();
@@ -294,7 +295,6 @@ export class Http2Output {
       const payloadAt = length + FRAME_HEADER_SIZE;
       const n = body.fill(
         batch.subarray(payloadAt, payloadAt + Math.max(0, room)),
-        stream.sendWindow,
       );
       if (n === WAIT) {
         this.withdraw(stream);
@@ -317,7 +317,7 @@ export class Http2Output {
         }
         this.withdraw(stream);
         stream.blockedSince = now;
-        body.giveBackChunk();
+        body.stalled();
         this.host.deadlineChanged();
         continue;
       }
