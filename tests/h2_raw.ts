@@ -1,12 +1,11 @@
 /**
- * A raw HTTP/2 client for the attack tests, built on pws's own frame
- * layer (`http2/frame_writer.ts`, `http2/frame_reader.ts`, HPACK): it can
- * send any frame in any order, reads the server's frames in the
- * background and keeps only counts and small facts about them (never
- * the DATA bytes), so that a test may download gigabytes or provoke
- * floods without itself growing. Also: a latency watcher that keeps
- * asking the server for a file on fresh HTTP/1.1 connections, and
- * probes of a spawned server's memory and open files.
+ * A raw HTTP/2 client built on pws's own frame layer
+ * (`http2/frame_writer.ts`, `http2/frame_reader.ts`, HPACK): it can send
+ * any frame in any order, reads the server's frames in the background and
+ * keeps counts and small facts about them — not the DATA bytes unless
+ * asked (`keepData`), so that an attack test may download gigabytes or
+ * provoke floods without itself growing. The attack tests drive it
+ * directly; `h2_frame_client.ts` sends whole requests with it.
  *
  * @module
  */
@@ -37,6 +36,8 @@ export interface StreamView {
   status?: number;
   /** DATA payload bytes received (padding excluded). */
   dataBytes: number;
+  /** The DATA payloads themselves, with {@linkcode H2ClientOptions.keepData}. */
+  chunks?: Uint8Array[];
   /** DATA frames received. */
   dataFrames: number;
   /** When the first and the latest DATA frame arrived (performance.now). */
@@ -50,6 +51,12 @@ export interface StreamView {
 
 /** Options of {@linkcode H2Client.open}. */
 export interface H2ClientOptions {
+  /** Address to connect to (default 127.0.0.1). */
+  hostname?: string;
+  /** Speak TLS (ALPN `h2`) trusting this CA; cleartext when absent. */
+  ca?: string;
+  /** Keep every stream's DATA payloads (`StreamView.chunks`). */
+  keepData?: boolean;
   /** The client's SETTINGS (default: none, the RFC defaults). */
   settings?: Setting[];
   /** Added to the connection window at the start (WINDOW_UPDATE on 0). */
@@ -69,7 +76,7 @@ type Waiter = {
 
 const READ_BUFFER_BYTES = 256 * 1024;
 
-/** One raw HTTP/2 connection to a test server (cleartext, prior knowledge). */
+/** One raw HTTP/2 connection to a test server (prior knowledge, or TLS). */
 export class H2Client {
   readonly reader = new FrameReader({ expectPreface: false });
   /**
@@ -101,6 +108,8 @@ export class H2Client {
   autoWindow: boolean;
   /** The id {@linkcode request} uses next (odd, rising). */
   nextStreamId = 1;
+  /** See {@linkcode H2ClientOptions.keepData}. */
+  readonly keepData: boolean;
 
   #waiters: Waiter[] = [];
   #paused: Promise<void> | undefined;
@@ -110,8 +119,9 @@ export class H2Client {
   /** Writes go one after the other, never interleaved. */
   #writes: Promise<unknown> = Promise.resolve();
 
-  private constructor(readonly conn: Deno.TcpConn, options: H2ClientOptions) {
+  private constructor(readonly conn: Deno.Conn, options: H2ClientOptions) {
     this.autoWindow = options.autoWindow ?? true;
+    this.keepData = options.keepData ?? false;
     this.#loop = this.#readLoop();
   }
 
@@ -120,7 +130,15 @@ export class H2Client {
     port: number,
     options: H2ClientOptions = {},
   ): Promise<H2Client> {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const { hostname = "127.0.0.1", ca } = options;
+    const conn = ca === undefined
+      ? await Deno.connect({ hostname, port })
+      : await Deno.connectTls({
+        hostname,
+        port,
+        caCerts: [ca],
+        alpnProtocols: ["h2"],
+      });
     const client = new H2Client(conn, options);
     const w = new FrameWriter().settings(options.settings ?? []);
     if (options.connectionWindowIncrement) {
@@ -338,6 +356,9 @@ export class H2Client {
           reply.settingsAck();
         }
         return;
+      case FrameType.PING:
+        if (!frame.ack) reply.ping(frame.data, true);
+        return;
       case FrameType.HEADERS:
         this.#block = {
           id: frame.streamId,
@@ -355,6 +376,7 @@ export class H2Client {
         const now = performance.now();
         view.dataBytes += frame.data.length;
         view.dataFrames++;
+        if (this.keepData) (view.chunks ??= []).push(frame.data.slice());
         view.firstDataAt ??= now;
         view.lastDataAt = now;
         if (frame.endStream) view.ended = true;
@@ -400,7 +422,9 @@ export class H2Client {
       this.readerErrors.push(`response block: ${decoded.reason}`);
       return;
     }
-    if (view.fields === undefined) {
+    // The first final response's fields; an interim (1xx) one is replaced,
+    // trailers are not kept.
+    if (view.fields === undefined || (view.status ?? 0) < 200) {
       view.fields = decoded.fields;
       const status = decoded.fields.find(([name]) => name === ":status");
       view.status = status === undefined ? undefined : Number(status[1]);
