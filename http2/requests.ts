@@ -179,12 +179,6 @@ export class StreamRequests {
       return this.#answer(opened, verdict.status);
     }
     opened.head = verdict.head;
-    // The request line HTTP/1.1 would have read ("GET /x HTTP/1.1") has
-    // the same bound, so that both protocols answer a target alike.
-    const line = verdict.head.method.length + verdict.head.target.length + 10;
-    if (line > config.headLimits.maxRequestLineBytes) {
-      return this.#answer(opened, 414);
-    }
     // :authority (or Host) must name a valid host, as Host does in HTTP/1.1.
     if (checkHost(verdict.head) !== undefined) return this.#answer(opened, 400);
     opened.expectedLength = verdict.contentLength;
