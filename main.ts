@@ -17,7 +17,17 @@ import {
   startServer,
   StartupError,
 } from "./server/server.ts";
-import { startWorkerGroup, type WorkerGroup } from "./server/workers.ts";
+import {
+  startWorkerGroup,
+  testHooksFromEnv,
+  type WorkerGroup,
+} from "./server/workers.ts";
+import {
+  type MetricsEndpoint,
+  startMetricsEndpoint,
+} from "./metrics/endpoint.ts";
+import { addSnapshot } from "./metrics/counters.ts";
+import { formatMetrics } from "./metrics/exposition.ts";
 import { kernelPathsAvailable } from "./files/open.ts";
 import {
   type PreparedTls,
@@ -63,7 +73,7 @@ export async function main(args: string[]): Promise<number> {
     console.error(`pws: ${cli.message} (see pws --help)`);
     return 2;
   }
-  const { root, host, port, config, workers, tls, redirectHttpPort } =
+  const { root, host, port, config, workers, tls, redirectHttpPort, metrics } =
     cli.options;
   // Password protection: users loaded once here (workers get the list).
   if (cli.options.auth !== undefined) {
@@ -97,13 +107,14 @@ export async function main(args: string[]): Promise<number> {
   let server: RunningServer;
   let group: WorkerGroup | undefined;
   let redirect: RunningServer | undefined;
+  let endpoint: MetricsEndpoint | undefined;
   try {
     server = startServer({ ...options, reusePort: workers > 1 });
     if (workers > 1) {
       group = await startWorkerGroup(workers - 1, {
         ...options,
         port: server.port,
-      });
+      }, { ...testHooksFromEnv(), metrics: metrics !== undefined });
     }
     if (redirectHttpPort !== undefined) {
       redirect = startServer({
@@ -112,6 +123,9 @@ export async function main(args: string[]): Promise<number> {
         tls: undefined,
         config: { ...options.config, redirectToHttpsPort: server.port },
       });
+    }
+    if (metrics !== undefined) {
+      endpoint = startMetricsPage(metrics, workers, server, group, redirect);
     }
   } catch (err) {
     if (err instanceof StartupError) {
@@ -129,11 +143,13 @@ export async function main(args: string[]): Promise<number> {
     connectionCount: () => server.connectionCount(),
     shutdown: (graceMs) => {
       stopWatching?.();
+      // Health checks see the drain while it lasts.
+      endpoint?.setDraining();
       return Promise.all([
         server.shutdown(graceMs),
         group?.shutdown(graceMs),
         redirect?.shutdown(graceMs),
-      ]).then(() => {});
+      ]).then(() => endpoint?.close());
     },
   }, server.shutdownGraceMs);
   // With JSON logs stdout carries JSON lines only: the banner goes to
@@ -147,6 +163,7 @@ export async function main(args: string[]): Promise<number> {
   if (redirect !== undefined) {
     say(`  Redirect:  ${redirect.url} → ${scheme}:// on port ${server.port}`);
   }
+  if (endpoint !== undefined) say(`  Metrics: ${endpoint.url} (and /health)`);
   for (const line of prepared?.banner ?? []) say(line);
   const cleartext = config.auth === undefined
     ? undefined
@@ -160,6 +177,42 @@ export async function main(args: string[]): Promise<number> {
     );
   }
   return await stopped;
+}
+
+/**
+ * Starts the `--metrics` listener: each scrape sums this thread's servers
+ * and the workers' last snapshots (at most a second old).
+ */
+function startMetricsPage(
+  address: { hostname: string; port: number },
+  workers: number,
+  server: RunningServer,
+  group: WorkerGroup | undefined,
+  redirect: RunningServer | undefined,
+): MetricsEndpoint {
+  const startTimeSeconds = (Date.now() - performance.now()) / 1000;
+  return startMetricsEndpoint({
+    ...address,
+    page: () => {
+      const sum = server.metricsSnapshot();
+      if (group !== undefined) addSnapshot(sum, group.metricsSnapshot());
+      if (redirect !== undefined) addSnapshot(sum, redirect.metricsSnapshot());
+      let residentBytes: number | undefined;
+      try {
+        residentBytes = Deno.memoryUsage().rss;
+      } catch {
+        // not available here
+      }
+      return formatMetrics(sum, {
+        version: VERSION,
+        startTimeSeconds,
+        residentBytes,
+        workers,
+        workerRestarts: group?.restarts() ?? 0,
+        tls: server.secure,
+      });
+    },
+  });
 }
 
 /**
