@@ -132,6 +132,8 @@ export interface MetricsEndpointOptions {
   port: number;
   /** Makes the `/metrics` page, at each scrape. */
   page: () => string;
+  /** Time for one exchange (default {@linkcode METRICS_EXCHANGE_TIMEOUT_MS}). */
+  exchangeTimeoutMs?: number;
 }
 
 /** A running metrics listener. */
@@ -190,11 +192,9 @@ async function serveConnection(
   conn: Deno.Conn,
   draining: () => boolean,
   page: () => string,
+  timeoutMs: number,
 ): Promise<void> {
-  const timer = setTimeout(
-    () => closeQuietly(conn),
-    METRICS_EXCHANGE_TIMEOUT_MS,
-  );
+  const timer = setTimeout(() => closeQuietly(conn), timeoutMs);
   try {
     const parsed = await readHead(conn);
     if (parsed === undefined) return;
@@ -236,7 +236,12 @@ export function startMetricsEndpoint(
           continue;
         }
         open.add(conn);
-        const task = serveConnection(conn, isDraining, options.page).finally(
+        const task = serveConnection(
+          conn,
+          isDraining,
+          options.page,
+          options.exchangeTimeoutMs ?? METRICS_EXCHANGE_TIMEOUT_MS,
+        ).finally(
           () => {
             open.delete(conn);
             tasks.delete(task);
