@@ -158,6 +158,16 @@ Deno.test("the page names every series once with HELP and TYPE", () => {
   assert.match(page, /^pws_info\{version="1\.2\.3"\} 1$/m);
   assert.match(page, /^pws_process_start_time_seconds 1700000000\.5$/m);
   assert.doesNotMatch(page, /tls_handshake/, "no TLS series without TLS");
+  snap.tlsHandshakeFailures = 3;
+  const tlsPage = formatMetrics(snap, {
+    version: "1.2.3",
+    startTimeSeconds: 0,
+    workers: 1,
+    workerRestarts: 0,
+    tls: true,
+  });
+  assert.match(tlsPage, /^pws_tls_handshake_failures_total 3$/m);
+  assert.doesNotMatch(tlsPage, /resident_memory/, "left out when unknown");
   const types = [...page.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]);
   assert.equal(new Set(types).size, types.length, "each family once");
   const helps = [...page.matchAll(/^# HELP (\S+) /gm)].map((m) => m[1]);

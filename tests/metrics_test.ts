@@ -16,6 +16,7 @@ import {
   rawExchange,
   runCommand,
   spawnServer,
+  startTestServer,
 } from "./helpers.ts";
 
 /** A port that was free a moment ago (loopback; the server binds it next). */
@@ -370,5 +371,69 @@ Deno.test("metrics: with --workers 2 the totals equal the requests sent", async 
     assert.equal(page.get("pws_workers"), 2);
   } finally {
     await server.stop();
+  }
+});
+
+Deno.test("metrics: connections open by protocol, accepted and refused; compressed bytes held", async () => {
+  const root = await makeSettledDir("pws_metrics_conn_", {
+    "text.txt": "metrics are numbers\n".repeat(400),
+  });
+  const server = startTestServer({
+    root,
+    tls: false,
+    config: { metrics: true, maxConnections: 2 },
+  });
+  const open: Deno.Conn[] = [];
+  try {
+    const snap = () => server.metricsSnapshot();
+    // Compressed on the fly, then kept beside the file's bytes.
+    for (let i = 0; i < 2; i++) {
+      const gz = await rawExchange(
+        server.port,
+        req("GET", "/text.txt", "1.1", "Accept-Encoding: gzip\r\n"),
+        { tls: false },
+      );
+      assert.equal(
+        parseResponses(gz.bytes)[0].header("content-encoding"),
+        "gzip",
+      );
+    }
+    const variants = snap().compressedVariantBytes;
+    assert.ok(variants > 0 && variants < 8000, `${variants} bytes`);
+    assert.ok(snap().fileCacheBytes > variants);
+
+    const h1 = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    open.push(h1);
+    await h1.write(new TextEncoder().encode(req("GET", "/text.txt")));
+    assert.ok((await h1.read(new Uint8Array(64 * 1024)))! > 0);
+    const h2 = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    open.push(h2);
+    // The preface and an empty SETTINGS frame: an HTTP/2 connection.
+    await h2.write(Uint8Array.from([
+      ...new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+      ...[0, 0, 0, 4, 0, 0, 0, 0, 0],
+    ]));
+    assert.ok((await h2.read(new Uint8Array(1024)))! > 0);
+    const refused = await rawExchange(server.port, req("GET", "/text.txt"), {
+      tls: false,
+    });
+    assert.equal(parseResponses(refused.bytes)[0].status, 503);
+    const during = snap();
+    assert.deepEqual([...during.openConnections], [0, 1, 1]);
+    assert.equal(during.connectionsAccepted, 4);
+    assert.equal(during.connectionsRefused, 1);
+    for (const conn of open.splice(0)) conn.close();
+    const deadline = Date.now() + 3000;
+    while (
+      Date.now() < deadline &&
+      snap().openConnections[1] + snap().openConnections[2] > 0
+    ) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual([...snap().openConnections], [0, 0, 0]);
+  } finally {
+    for (const conn of open) conn.close();
+    await server.close();
+    await Deno.remove(root, { recursive: true });
   }
 });
