@@ -23,7 +23,7 @@ import {
 } from "../http/request.ts";
 import { serializeResponseHead } from "../http/response.ts";
 import { SERVER_NAME } from "../server/config.ts";
-import { openListener } from "../server/listeners.ts";
+import { openListener, StartupError } from "../server/listeners.ts";
 import { formatUrl } from "../server/server.ts";
 import { EXPOSITION_CONTENT_TYPE } from "./exposition.ts";
 
@@ -218,11 +218,20 @@ async function serveConnection(
 export function startMetricsEndpoint(
   options: MetricsEndpointOptions,
 ): MetricsEndpoint {
-  const listener = openListener({
-    hostname: options.hostname,
-    port: options.port,
-    reusePort: false,
-  });
+  let listener: Deno.Listener;
+  try {
+    listener = openListener({
+      hostname: options.hostname,
+      port: options.port,
+      reusePort: false,
+    });
+  } catch (err) {
+    // Say which listener: the site's own port is already bound.
+    if (err instanceof StartupError) {
+      throw new StartupError(`--metrics: ${err.message}`);
+    }
+    throw err;
+  }
   const addr = listener.addr as Deno.NetAddr;
   const open = new Set<Deno.Conn>();
   const tasks = new Set<Promise<void>>();

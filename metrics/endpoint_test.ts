@@ -5,6 +5,7 @@ import {
   startMetricsEndpoint,
 } from "./endpoint.ts";
 import { parseResponses, rawExchange } from "../tests/helpers.ts";
+import { StartupError } from "../server/listeners.ts";
 
 /** Runs `body` with an endpoint on a free loopback port, then closes it. */
 async function withEndpoint(
@@ -131,4 +132,24 @@ Deno.test("metrics endpoint: silent clients are cut at the timeout, and the exce
     const after = await ask(port, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
     assert.equal(after.response.status, 200);
   }, 300);
+});
+
+Deno.test("metrics endpoint: a port in use is a startup error naming --metrics", () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    assert.throws(
+      () =>
+        startMetricsEndpoint({
+          hostname: "127.0.0.1",
+          port: (taken.addr as Deno.NetAddr).port,
+          page: () => "",
+        }),
+      (err: Error) =>
+        err instanceof StartupError &&
+        err.message.startsWith("--metrics: port ") &&
+        err.message.includes("already in use"),
+    );
+  } finally {
+    taken.close();
+  }
 });
