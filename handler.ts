@@ -54,6 +54,7 @@ import { authenticatorFor, refusalReply } from "./auth/authenticator.ts";
 import { serveHttp2 } from "./http2/session.ts";
 import { isForeignRequestLine, matchPreface } from "./http2/preface.ts";
 import { isLivePath, liveReply } from "./live/routes.ts";
+import { HTTP10, HTTP11 } from "./metrics/counters.ts";
 
 /** Who sent the current request: the address, and the user once known. */
 interface RequestClient {
@@ -144,14 +145,25 @@ async function opensWithPreface(c: Connection): Promise<boolean> {
   }
 }
 
-/** Records a finished request in the access log, if one is kept. */
+/** Records a finished request in the access log and metrics, if kept. */
 function logRequest(
   c: Connection,
   ex: Exchange | undefined,
   client: RequestClient,
 ): void {
+  // A head that could not be read is counted as HTTP/1.1, method OTHER.
+  c.ctx.metrics?.requestDone(
+    ex?.head.method ?? "-",
+    ex?.head.versionMinor === 0 ? HTTP10 : HTTP11,
+    c.status,
+    c.bytesSent,
+    Date.now() - c.requestStartedAt,
+  );
   const log = c.ctx.accessLog;
-  if (log === undefined || (c.status === 0 && ex === undefined)) return;
+  if (log === undefined || (c.status === 0 && ex === undefined)) {
+    c.status = 0;
+    return;
+  }
   log.record({
     time: c.requestStartedAt,
     remote: client.remote,

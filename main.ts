@@ -17,8 +17,18 @@ import {
   startServer,
   StartupError,
 } from "./server/server.ts";
-import { startWorkerGroup, type WorkerGroup } from "./server/workers.ts";
+import {
+  startWorkerGroup,
+  testHooksFromEnv,
+  type WorkerGroup,
+} from "./server/workers.ts";
 import { listenUnix } from "./server/unix_socket.ts";
+import {
+  type MetricsEndpoint,
+  startMetricsEndpoint,
+} from "./metrics/endpoint.ts";
+import { addSnapshot } from "./metrics/counters.ts";
+import { formatMetrics } from "./metrics/exposition.ts";
 import { kernelPathsAvailable } from "./files/open.ts";
 import {
   type PreparedTls,
@@ -64,7 +74,7 @@ export async function main(args: string[]): Promise<number> {
     console.error(`pws: ${cli.message} (see pws --help)`);
     return 2;
   }
-  const { root, host, port, config, workers, tls, redirectHttpPort } =
+  const { root, host, port, config, workers, tls, redirectHttpPort, metrics } =
     cli.options;
   // Password protection: users loaded once here (workers get the list).
   if (cli.options.auth !== undefined) {
@@ -98,6 +108,7 @@ export async function main(args: string[]): Promise<number> {
   let server: RunningServer;
   let group: WorkerGroup | undefined;
   let redirect: RunningServer | undefined;
+  let endpoint: MetricsEndpoint | undefined;
   try {
     const unix = cli.options.unix;
     if (unix !== undefined) {
@@ -108,7 +119,7 @@ export async function main(args: string[]): Promise<number> {
       group = await startWorkerGroup(workers - 1, {
         ...options,
         port: server.port,
-      });
+      }, { ...testHooksFromEnv(), metrics: metrics !== undefined });
     }
     if (redirectHttpPort !== undefined) {
       redirect = startServer({
@@ -117,6 +128,9 @@ export async function main(args: string[]): Promise<number> {
         tls: undefined,
         config: { ...options.config, redirectToHttpsPort: server.port },
       });
+    }
+    if (metrics !== undefined) {
+      endpoint = startMetricsPage(metrics, workers, server, group, redirect);
     }
   } catch (err) {
     if (err instanceof StartupError) {
@@ -134,11 +148,13 @@ export async function main(args: string[]): Promise<number> {
     connectionCount: () => server.connectionCount(),
     shutdown: (graceMs) => {
       stopWatching?.();
+      // Health checks see the drain while it lasts.
+      endpoint?.setDraining();
       return Promise.all([
         server.shutdown(graceMs),
         group?.shutdown(graceMs),
         redirect?.shutdown(graceMs),
-      ]).then(() => {});
+      ]).then(() => endpoint?.close());
     },
   }, server.shutdownGraceMs);
   // With JSON logs stdout carries JSON lines only: the banner goes to
@@ -154,6 +170,7 @@ export async function main(args: string[]): Promise<number> {
   if (redirect !== undefined) {
     say(`  Redirect:  ${redirect.url} → ${scheme}:// on port ${server.port}`);
   }
+  if (endpoint !== undefined) say(`  Metrics: ${endpoint.url} (and /health)`);
   for (const line of prepared?.banner ?? []) say(line);
   // A Unix socket is reached from this machine only.
   const cleartext = config.auth === undefined || cli.options.unix !== undefined
@@ -168,6 +185,42 @@ export async function main(args: string[]): Promise<number> {
     );
   }
   return await stopped;
+}
+
+/**
+ * Starts the `--metrics` listener: each scrape sums this thread's servers
+ * and the workers' last snapshots (at most a second old).
+ */
+function startMetricsPage(
+  address: { hostname: string; port: number },
+  workers: number,
+  server: RunningServer,
+  group: WorkerGroup | undefined,
+  redirect: RunningServer | undefined,
+): MetricsEndpoint {
+  const startTimeSeconds = (Date.now() - performance.now()) / 1000;
+  return startMetricsEndpoint({
+    ...address,
+    page: () => {
+      const sum = server.metricsSnapshot();
+      if (group !== undefined) addSnapshot(sum, group.metricsSnapshot());
+      if (redirect !== undefined) addSnapshot(sum, redirect.metricsSnapshot());
+      let residentBytes: number | undefined;
+      try {
+        residentBytes = Deno.memoryUsage().rss;
+      } catch {
+        // not available here
+      }
+      return formatMetrics(sum, {
+        version: VERSION,
+        startTimeSeconds,
+        residentBytes,
+        workers,
+        workerRestarts: group?.restarts() ?? 0,
+        tls: server.secure,
+      });
+    },
+  });
 }
 
 /**

@@ -135,6 +135,11 @@ export class FileCache {
   #entries = new Map<string, CachedFile>();
   #sidecars = new Map<string, SidecarsSeen>();
   #bytes = 0;
+  #variantBytes = 0;
+  /** File responses whose bytes came from here (counted by serveFile). */
+  hits = 0;
+  /** File responses whose bytes were read from disk (counted by serveFile). */
+  misses = 0;
 
   constructor(
     readonly maxBytes: number,
@@ -145,6 +150,11 @@ export class FileCache {
   /** Bytes counted for all entries (contents, responses, overhead). */
   get bytes(): number {
     return this.#bytes;
+  }
+
+  /** Bytes of compressed variants held (part of {@linkcode bytes}). */
+  get variantBytes(): number {
+    return this.#variantBytes;
   }
 
   /** Number of entries. */
@@ -233,6 +243,7 @@ export class FileCache {
     entry.variants ??= new Map();
     const old = entry.variants.get(coding);
     entry.variants.set(coding, bytes);
+    this.#variantBytes += bytes.length - (old?.length ?? 0);
     this.#grow(entry, arrayCost(bytes) - arrayCost(old));
   }
 
@@ -278,6 +289,9 @@ export class FileCache {
   #delete(entry: CachedFile): void {
     this.#entries.delete(entry.path);
     this.#bytes -= entry.cost;
+    for (const variant of entry.variants?.values() ?? []) {
+      this.#variantBytes -= variant.length;
+    }
   }
 }
 

@@ -18,6 +18,7 @@ import type { ResponderContext } from "../response/reply.ts";
 import type { AccessLog } from "../server/log.ts";
 import type { ReplayCache } from "./replay.ts";
 import type { TlsFailureLog } from "../server/tls_failures.ts";
+import type { RequestMetrics } from "../metrics/counters.ts";
 
 const encoder = new TextEncoder();
 
@@ -108,6 +109,8 @@ export interface ServerContext extends ResponderContext {
   accessLog?: AccessLog;
   /** Heads answered from ready responses, to answer again. */
   replay: ReplayCache;
+  /** Request counters for `--metrics`; undefined when nobody reads them. */
+  metrics?: RequestMetrics;
 }
 
 /** A request as seen by the responders. */

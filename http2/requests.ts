@@ -40,6 +40,7 @@ import {
 import type { RequestHead } from "../http/request.ts";
 import type { ResponseHeaders } from "../http/response.ts";
 import type { Http2Session } from "./session.ts";
+import { HTTP2 } from "../metrics/counters.ts";
 
 /** Streams a client may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
 export const MAX_CONCURRENT_STREAMS = 128;
@@ -442,7 +443,15 @@ export class StreamRequests {
   }
 
   #log(stream: Http2Stream, client: StreamClient): void {
-    const log = this.session.c.ctx.accessLog;
+    const ctx = this.session.c.ctx;
+    ctx.metrics?.requestDone(
+      stream.head?.method ?? "-",
+      HTTP2,
+      stream.status,
+      stream.bytesSent,
+      Date.now() - stream.openedAt,
+    );
+    const log = ctx.accessLog;
     if (log === undefined || stream.status === 0) return;
     log.record({
       time: stream.openedAt,

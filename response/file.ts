@@ -311,7 +311,10 @@ export async function serveFile(
   statInfo: Deno.FileInfo,
   options: ServeFileOptions = {},
 ): Promise<void> {
-  const opened = fromCache(path, options.cached) ??
+  const cached = fromCache(path, options.cached);
+  if (cached !== undefined) ctx.fileCache.hits++;
+  else ctx.fileCache.misses++;
+  const opened = cached ??
     await openFromDisk(ctx, path, statInfo, options.cached);
   if (typeof opened === "number") {
     return sink.send(errorReply(ctx, opened));

@@ -12,6 +12,7 @@ import { trimOws } from "../http/scan.ts";
 import type { ConfigOverrides } from "./config.ts";
 import type { AuthSources } from "../auth/load.ts";
 import { hasControl } from "../auth/basic.ts";
+import { type ListenAddress, parseListenAddress } from "../metrics/address.ts";
 
 /** Options the command line sets. */
 export interface CliOptions {
@@ -33,6 +34,8 @@ export interface CliOptions {
   auth?: AuthSources;
   /** `--unix PATH` (and `--unix-mode`): a Unix socket instead of a port. */
   unix?: { path: string; mode?: number };
+  /** Where `--metrics` listens for scrapes and health checks. */
+  metrics?: ListenAddress;
 }
 
 /** `--tls-cert FILE --tls-key FILE`, or `--tls-self-signed`. */
@@ -97,6 +100,8 @@ Options:
   --max-connections N   connections at once; more get 503 (default 4096)
   --shutdown-timeout S  seconds in-flight responses get after SIGINT/SIGTERM (default 10)
   --workers N|auto      listener threads sharing the port (default 1; auto = one per core)
+  --metrics ADDR:PORT   serve /metrics (Prometheus) and /health on this separate
+                        address, e.g. 127.0.0.1:9100 or [::1]:9100
 
 HTTPS:
   --tls-cert FILE       PEM certificate (a full chain is allowed), with --tls-key
@@ -139,6 +144,7 @@ export function parseCommandLine(args: string[]): CliResult {
         "max-connections": { type: "string" },
         "cache-size": { type: "string" },
         workers: { type: "string" },
+        metrics: { type: "string" },
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
         "tls-self-signed": { type: "boolean" },
@@ -373,6 +379,30 @@ export function parseCommandLine(args: string[]): CliResult {
     workers,
   });
   if (typeof unix === "string") return usageError(unix);
+  let metrics: ListenAddress | undefined;
+  if (values.metrics !== undefined) {
+    const parsedMetrics = parseListenAddress(values.metrics);
+    if (typeof parsedMetrics === "string") {
+      return usageError(
+        `invalid --metrics ${quote(values.metrics)}: ${parsedMetrics}`,
+      );
+    }
+    metrics = parsedMetrics;
+    const taken = metrics.port === 0
+      ? undefined
+      : metrics.port === port
+      ? "the site's port"
+      : metrics.port === redirectHttpPort
+      ? "the --redirect-http port"
+      : undefined;
+    if (taken !== undefined) {
+      return usageError(
+        `--metrics port ${metrics.port} is ${taken}: metrics need a port ` +
+          `of their own, such as 9100`,
+      );
+    }
+    config.metrics = true;
+  }
   return {
     kind: "run",
     options: {
@@ -385,6 +415,7 @@ export function parseCommandLine(args: string[]): CliResult {
       redirectHttpPort,
       auth,
       unix,
+      metrics,
     },
   };
 }

@@ -87,6 +87,8 @@ export interface ServerConfig {
   logFormat: LogFormat;
   /** Colour the text log (stdout is a terminal). */
   logColor: boolean;
+  /** Count requests for the `--metrics` listener (workers count too). */
+  metrics: boolean;
   /** `Strict-Transport-Security: max-age=N` on TLS responses (`--hsts`). */
   hstsSeconds?: number;
   /**
@@ -138,6 +140,7 @@ export function defaultConfig(rootReal: string): ServerConfig {
     extraHeaders: [],
     logFormat: "off",
     logColor: false,
+    metrics: false,
     auth: undefined,
   };
 }

@@ -167,6 +167,7 @@ export class AccessLog {
   #writing = false;
   #scheduled = false;
   #dropped = 0;
+  #droppedTotal = 0;
   #encoder = new TextEncoder();
   #idle: Promise<void> = Promise.resolve();
 
@@ -185,6 +186,11 @@ export class AccessLog {
   /** Lines dropped because the sink was too slow. */
   get dropped(): number {
     return this.#dropped;
+  }
+
+  /** Lines dropped since the log was opened (for `--metrics`). */
+  get droppedTotal(): number {
+    return this.#droppedTotal;
   }
 
   /**
@@ -211,6 +217,7 @@ export class AccessLog {
     // Over the bound, the encoded line is left unused: it is dropped.
     if (this.#pendingBytes + written > MAX_PENDING_BYTES) {
       this.#dropped++;
+      this.#droppedTotal++;
       return;
     }
     this.#used += written;

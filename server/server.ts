@@ -31,6 +31,13 @@ import {
 } from "./listeners.ts";
 import { TlsFailureLog } from "./tls_failures.ts";
 import { removeUnixSocket, type UnixSocket } from "./unix_socket.ts";
+import {
+  emptySnapshot,
+  HTTP11,
+  HTTP2,
+  type MetricsSnapshot,
+  RequestMetrics,
+} from "../metrics/counters.ts";
 
 export { StartupError, type TlsPair };
 
@@ -62,6 +69,11 @@ export interface RunningServer {
   connectionCount(): number;
   /** Requests answered by replaying a ready response (see replay.ts). */
   replayCount(): number;
+  /**
+   * What this server counted and holds now, for `--metrics` (request
+   * counters stay zero unless `config.metrics` is on).
+   */
+  metricsSnapshot(): MetricsSnapshot;
   /** The configured grace period for shutdown, in ms. */
   shutdownGraceMs: number;
 }
@@ -205,6 +217,7 @@ export function startServer(options: StartOptions): RunningServer {
     stats,
     live,
     tlsFailures: secure ? new TlsFailureLog() : undefined,
+    metrics: config.metrics ? new RequestMetrics() : undefined,
     accessLog: config.logFormat === "off" ? undefined : new AccessLog(
       config.logFormat,
       config.logColor,
@@ -237,9 +250,11 @@ export function startServer(options: StartOptions): RunningServer {
       return;
     }
     if (tasks.size >= config.maxConnections) {
+      if (ctx.metrics !== undefined) ctx.metrics.connectionsRefused++;
       refuseBusy(conn);
       return;
     }
+    if (ctx.metrics !== undefined) ctx.metrics.connectionsAccepted++;
     try {
       if (unix === undefined) (conn as Deno.TcpConn).setNoDelay(true);
     } catch {
@@ -273,6 +288,7 @@ export function startServer(options: StartOptions): RunningServer {
     },
     connectionCount: () => tasks.size,
     replayCount: () => ctx.replay.hits,
+    metricsSnapshot: () => snapshotOf(ctx),
     shutdownGraceMs: config.shutdownGraceMs,
     async close() {
       await stopAccepting();
@@ -305,6 +321,28 @@ export function startServer(options: StartOptions): RunningServer {
       await ctx.accessLog?.flushed();
     },
   };
+}
+
+/** The counters and holdings of one server's context, as a snapshot. */
+function snapshotOf(ctx: ServerContext): MetricsSnapshot {
+  const snapshot = emptySnapshot();
+  ctx.metrics?.copyInto(snapshot);
+  for (const c of ctx.registry.connections) {
+    snapshot.openConnections[c.protocol === undefined ? HTTP11 : HTTP2]++;
+  }
+  snapshot.fileCacheHits = ctx.fileCache.hits;
+  snapshot.fileCacheMisses = ctx.fileCache.misses;
+  snapshot.fileCacheBytes = ctx.fileCache.bytes;
+  snapshot.fileCacheEntries = ctx.fileCache.size;
+  snapshot.compressedVariantBytes = ctx.fileCache.variantBytes;
+  snapshot.replayHits = ctx.replay.hits;
+  snapshot.openFileHandles = ctx.handles.size;
+  snapshot.statCacheHits = ctx.stats.hits;
+  snapshot.statCacheMisses = ctx.stats.misses;
+  snapshot.statCacheEntries = ctx.stats.size;
+  snapshot.logLinesDropped = ctx.accessLog?.droppedTotal ?? 0;
+  snapshot.tlsHandshakeFailures = ctx.tlsFailures?.total ?? 0;
+  return snapshot;
 }
 
 const BUSY_RESPONSE = new TextEncoder().encode(

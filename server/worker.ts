@@ -5,7 +5,8 @@
  *
  * Protocol (all {@linkcode ToWorker} / {@linkcode FromWorker} messages):
  * `start` → `ready` or `error`; `ping` → `pong` with the same number,
- * answered from this thread's event loop (the liveness check); `shutdown`
+ * answered from this thread's event loop (the liveness check), carrying
+ * this thread's metrics snapshot when the ping asks for it; `shutdown`
  * → graceful stop, then `done`; `reload-tls` → new connections get the
  * renewed certificate.
  *
@@ -29,6 +30,7 @@ import {
   startServer,
   type TlsPair,
 } from "./server.ts";
+import type { MetricsSnapshot } from "../metrics/counters.ts";
 
 /** Messages from the main thread to a worker. */
 export type ToWorker =
@@ -38,7 +40,8 @@ export type ToWorker =
     /** Test hook: busy-loop once listening (see `server/workers.ts`). */
     stall?: boolean;
   }
-  | { kind: "ping"; seq: number }
+  /** The liveness check; `metrics` asks for a snapshot in the pong. */
+  | { kind: "ping"; seq: number; metrics?: boolean }
   | { kind: "shutdown"; graceMs: number }
   /** A renewed certificate for new connections (already checked). */
   | { kind: "reload-tls"; pair: TlsPair };
@@ -47,7 +50,7 @@ export type ToWorker =
 export type FromWorker =
   | { kind: "ready" }
   | { kind: "error"; message: string }
-  | { kind: "pong"; seq: number }
+  | { kind: "pong"; seq: number; metrics?: MetricsSnapshot }
   | { kind: "done" };
 
 /** The part of the Web Locks API used here (Deno's types lack it). */
@@ -83,7 +86,11 @@ if (parentPort) {
   port.on("message", async (message: ToWorker) => {
     switch (message.kind) {
       case "ping":
-        send({ kind: "pong", seq: message.seq });
+        send({
+          kind: "pong",
+          seq: message.seq,
+          metrics: message.metrics ? server?.metricsSnapshot() : undefined,
+        });
         return;
       case "shutdown":
         await server?.shutdown(message.graceMs);

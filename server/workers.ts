@@ -17,6 +17,10 @@
  *   loop as soon as it listens (its replacement does not).
  * - `PWS_TEST_WORKER_LIVENESS_MS=N`: the liveness limit, in ms.
  *
+ * Metrics (`--metrics`): each liveness pong carries the worker's snapshot,
+ * so the main thread's totals are at most one check period (1 s) old. A
+ * replaced worker's counts stay in the totals.
+ *
  * @module
  */
 
@@ -24,6 +28,11 @@ import { Worker } from "node:worker_threads";
 import { isDigits } from "../http/scan.ts";
 import { type StartOptions, StartupError, type TlsPair } from "./server.ts";
 import type { FromWorker, ToWorker } from "./worker.ts";
+import {
+  addSnapshot,
+  emptySnapshot,
+  type MetricsSnapshot,
+} from "../metrics/counters.ts";
 
 /** Test hook: `1` makes the first worker stall (see the module comment). */
 export const STALL_WORKER_ENV = "PWS_TEST_STALL_WORKER";
@@ -58,12 +67,19 @@ export interface WorkerGroupOptions {
   stallFirst?: boolean;
   /** Where the one-line notices go (default stderr). */
   log?: (line: string) => void;
+  /** Ask workers for their metrics with each liveness ping. */
+  metrics?: boolean;
 }
 
 /** A running group of worker threads. */
 export interface WorkerGroup {
   /** How many workers were replaced so far. */
   restarts(): number;
+  /**
+   * The workers' metrics summed: the last snapshot each sent (at most one
+   * check period old), plus the counts of workers since replaced.
+   */
+  metricsSnapshot(): MetricsSnapshot;
   /**
    * Asks every worker to drain within `graceMs`; terminates any that has
    * not finished `graceMs + SHUTDOWN_MARGIN_MS` later. Resolves when all
@@ -188,6 +204,8 @@ interface Slot {
   retryAt: number;
   /** During shutdown: called when the worker has drained or exited. */
   stopped?: () => void;
+  /** The serving thread's last metrics snapshot. */
+  metrics?: MetricsSnapshot;
 }
 
 /**
@@ -206,6 +224,8 @@ export async function startWorkerGroup(
   const slots: Slot[] = [];
   let stopping = false;
   let restarts = 0;
+  // Counts of threads that were replaced, so that totals never go back.
+  const retired = emptySnapshot();
 
   /** Routes a serving worker's messages and exit to its slot. */
   const watch = (slot: Slot, worker: Worker) => {
@@ -219,6 +239,7 @@ export async function startWorkerGroup(
       if (slot.worker !== worker) return;
       if (message.kind === "pong" && message.seq === slot.seq) {
         slot.waitingSince = undefined;
+        if (message.metrics !== undefined) slot.metrics = message.metrics;
       }
       if (message.kind === "done") slot.stopped?.();
     });
@@ -237,6 +258,10 @@ export async function startWorkerGroup(
     const old = slot.worker;
     slot.worker = undefined;
     if (old) terminate(old);
+    if (slot.metrics !== undefined) {
+      addSnapshot(retired, slot.metrics, true);
+      slot.metrics = undefined;
+    }
     if (why !== undefined) {
       log(`pws: ${why}; replacing it (connections queued on it are lost)`);
     }
@@ -293,7 +318,11 @@ export async function startWorkerGroup(
         case "ping":
           slot.seq++;
           slot.waitingSince = now;
-          post(worker, { kind: "ping", seq: slot.seq });
+          post(worker, {
+            kind: "ping",
+            seq: slot.seq,
+            metrics: hooks.metrics,
+          });
           break;
         case "replace":
           void replace(
@@ -333,6 +362,14 @@ export async function startWorkerGroup(
 
   return {
     restarts: () => restarts,
+    metricsSnapshot() {
+      const sum = emptySnapshot();
+      addSnapshot(sum, retired);
+      for (const slot of slots) {
+        if (slot.metrics !== undefined) addSnapshot(sum, slot.metrics);
+      }
+      return sum;
+    },
     reloadTls(pair: TlsPair) {
       options = { ...options, tls: pair };
       for (const slot of slots) {

@@ -3,8 +3,9 @@
  * Chromium for the browser tests (never a browser downloaded by a test
  * tool), curl/wget for the client-compatibility tests, htpasswd
  * (apache2-utils) for the `--auth-file` tests, openssl and testssl.sh
- * for the TLS tests, nghttp2-client for the HTTP/2 tests, and Varnish and
- * nginx for the deployment tests. Does nothing
+ * for the TLS tests, nghttp2-client for the HTTP/2 tests, Varnish and
+ * nginx for the deployment tests, and prometheus (for promtool) for the
+ * metrics test. Does nothing
  * when they are present; explains itself when it cannot install.
  *
  * @module
@@ -30,6 +31,8 @@ const REQUIREMENTS: Requirement[] = [
   // The front ends of the deployment tests (tests/behind_cache_test.ts).
   { packageName: "varnish", program: "/usr/sbin/varnishd" },
   { packageName: "nginx", program: "/usr/sbin/nginx" },
+  // promtool, which validates the --metrics page.
+  { packageName: "prometheus", program: "/usr/bin/promtool" },
 ];
 
 function exists(path: string): boolean {
