@@ -1,0 +1,122 @@
+/**
+ * An index of path patterns by segment, so that finding the rules a path
+ * matches costs a walk down a tree instead of a test of every rule: with
+ * 1,000 rules, a path that matches none is usually dismissed after one
+ * map lookup.
+ *
+ * Each node stands for one pattern prefix; from it, a literal segment
+ * leads through a map, any segment through the placeholder child. A walk
+ * visits a node at most once per path, so it costs at most the number of
+ * nodes (bounded by the rules files' size), whatever the request.
+ *
+ * @module
+ */
+
+import type { PathPattern } from "./pattern.ts";
+
+interface TrieNode {
+  literal: Map<string, TrieNode> | undefined;
+  param: TrieNode | undefined;
+  /** Patterns that end here. */
+  ends: number[];
+  /** Patterns that end here with a splat. */
+  splats: number[];
+}
+
+function newNode(): TrieNode {
+  return { literal: undefined, param: undefined, ends: [], splats: [] };
+}
+
+/** Path patterns, each with a number (its rule's position), by segment. */
+export class PatternTrie {
+  #root: TrieNode = newNode();
+  #size = 0;
+
+  /** Number of patterns added. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Adds `pattern` under the number `id`. */
+  add(pattern: PathPattern, id: number): void {
+    let node = this.#root;
+    for (const s of pattern.segments) {
+      if (s.kind === "param") {
+        node = node.param ??= newNode();
+      } else {
+        node.literal ??= new Map();
+        let next = node.literal.get(s.text);
+        if (next === undefined) {
+          next = newNode();
+          node.literal.set(s.text, next);
+        }
+        node = next;
+      }
+    }
+    (pattern.splat ? node.splats : node.ends).push(id);
+    this.#size++;
+  }
+
+  /**
+   * The numbers of the patterns that match `segments`, in ascending order
+   * (the order of the rules in their file).
+   */
+  matches(segments: readonly string[]): number[] {
+    const found: number[] = [];
+    const nodes: TrieNode[] = [this.#root];
+    const depths: number[] = [0];
+    while (nodes.length > 0) {
+      const node = nodes.pop()!;
+      const depth = depths.pop()!;
+      for (const id of node.splats) found.push(id);
+      if (depth === segments.length) {
+        for (const id of node.ends) found.push(id);
+        continue;
+      }
+      const next = node.literal?.get(segments[depth]);
+      if (next !== undefined) {
+        nodes.push(next);
+        depths.push(depth + 1);
+      }
+      if (node.param !== undefined) {
+        nodes.push(node.param);
+        depths.push(depth + 1);
+      }
+    }
+    return found.length > 1 ? found.sort((a, b) => a - b) : found;
+  }
+
+  /**
+   * The numbers of the patterns added so far that match every path
+   * `pattern` matches (see pattern.ts `covers`), in ascending order.
+   */
+  coverersOf(pattern: PathPattern): number[] {
+    const found: number[] = [];
+    const want = pattern.segments;
+    const nodes: TrieNode[] = [this.#root];
+    const depths: number[] = [0];
+    while (nodes.length > 0) {
+      const node = nodes.pop()!;
+      const depth = depths.pop()!;
+      // A splat covers whatever follows, the pattern's own splat included.
+      for (const id of node.splats) found.push(id);
+      if (depth === want.length) {
+        if (!pattern.splat) { for (const id of node.ends) found.push(id); }
+        continue;
+      }
+      const s = want[depth];
+      if (s.kind === "literal") {
+        const next = node.literal?.get(s.text);
+        if (next !== undefined) {
+          nodes.push(next);
+          depths.push(depth + 1);
+        }
+      }
+      if (node.param !== undefined) {
+        nodes.push(node.param);
+        depths.push(depth + 1);
+      }
+    }
+    return found.length > 1 ? found.sort((a, b) => a - b) : found;
+  }
+}
