@@ -1,0 +1,218 @@
+/**
+ * Reading a site's `_redirects` and `_headers` from its root, at start-up
+ * and again when they change: a check of both files' `stat` at most once
+ * a second (from the server's sweeper), a reload when either changed. A
+ * reload that does not parse keeps the rules in force and reports its
+ * errors once, until the files change again.
+ *
+ * A site with neither file has no rules (`current` is undefined), and its
+ * requests pay nothing for the feature.
+ *
+ * @module
+ */
+
+import fs from "node:fs";
+import { MANAGED_FIELDS } from "../response/reply.ts";
+import { HEADERS_FILE, parseHeaders } from "./headers.ts";
+import { parseRedirects, REDIRECTS_FILE } from "./redirects.ts";
+import { SiteRules } from "./site_rules.ts";
+
+/** Largest rules file read: its rules are held in memory, compiled. */
+export const MAX_RULES_FILE_BYTES = 1024 * 1024;
+
+/** How often the files are looked at for changes. */
+export const RULES_CHECK_INTERVAL_MS = 1000;
+
+/** Options of {@linkcode loadSiteRules}. */
+export interface RulesLoadOptions {
+  /** With `--hsts`, pws sets Strict-Transport-Security itself. */
+  hsts?: boolean;
+}
+
+/** The outcome of reading both files. */
+export interface RulesLoad {
+  /** The compiled rules; undefined when there are errors or no files. */
+  rules: SiteRules | undefined;
+  /** True when at least one of the files exists. */
+  present: boolean;
+  /** `_redirects:14: unknown status "30"`: one per malformed line. */
+  errors: string[];
+  warnings: string[];
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+const { O_RDONLY, O_NONBLOCK, O_NOCTTY } = fs.constants;
+
+/**
+ * The text of one rules file, undefined when there is none, or an error
+ * message. Opened without blocking and read only when it is a regular
+ * file of at most {@linkcode MAX_RULES_FILE_BYTES}: a FIFO or a huge file
+ * in its place cannot stall the server.
+ */
+function readRulesFile(
+  root: string,
+  name: string,
+): string | undefined | { error: string } {
+  let fd: number;
+  try {
+    fd = fs.openSync(root + "/" + name, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  } catch (err) {
+    const code = (err as { code?: string })?.code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    return { error: `${name}: cannot read it (${code ?? String(err)})` };
+  }
+  try {
+    const info = fs.fstatSync(fd);
+    if (!info.isFile()) return { error: `${name}: not a regular file` };
+    if (info.size > MAX_RULES_FILE_BYTES) {
+      return {
+        error: `${name}: larger than ${MAX_RULES_FILE_BYTES / 1024} KiB`,
+      };
+    }
+    const bytes = new Uint8Array(info.size);
+    let filled = 0;
+    while (filled < bytes.length) {
+      const n = fs.readSync(fd, bytes, filled, bytes.length - filled, filled);
+      if (n === 0) break;
+      filled += n;
+    }
+    return utf8.decode(bytes.subarray(0, filled));
+  } catch (err) {
+    return {
+      error: err instanceof TypeError
+        ? `${name}: not UTF-8 text`
+        : `${name}: cannot read it (${String(err)})`,
+    };
+  } finally {
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** The fields `_headers` may not set, and why. */
+function refusedFields(options: RulesLoadOptions): Map<string, string> {
+  const refused = new Map(MANAGED_FIELDS);
+  if (options.hsts) {
+    refused.set("strict-transport-security", "--hsts sets it");
+  }
+  return refused;
+}
+
+/** Reads and compiles the rules files of the root `rootReal`. */
+export function loadSiteRules(
+  rootReal: string,
+  options: RulesLoadOptions = {},
+): RulesLoad {
+  const redirectsText = readRulesFile(rootReal, REDIRECTS_FILE);
+  const headersText = readRulesFile(rootReal, HEADERS_FILE);
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  let present = false;
+  const parseOne = <T>(
+    text: string | undefined | { error: string },
+    parse: (
+      text: string,
+    ) => { items: T[]; errors: string[]; warnings: string[] },
+  ): T[] => {
+    if (text === undefined) return [];
+    present = true;
+    if (typeof text !== "string") {
+      errors.push(text.error);
+      return [];
+    }
+    const parsed = parse(text);
+    errors.push(...parsed.errors);
+    warnings.push(...parsed.warnings);
+    return parsed.items;
+  };
+  const redirects = parseOne(redirectsText, parseRedirects);
+  const refused = refusedFields(options);
+  const blocks = parseOne(headersText, (t) => parseHeaders(t, refused));
+  return {
+    rules: errors.length > 0 || !present
+      ? undefined
+      : new SiteRules(redirects, blocks),
+    present,
+    errors,
+    warnings,
+  };
+}
+
+/** What identifies a version of a file: undefined when it is absent. */
+function stampOf(path: string): string | undefined {
+  try {
+    const info = Deno.statSync(path);
+    return `${info.ino}:${info.size}:${info.mtime?.getTime()}:` +
+      `${info.ctime?.getTime()}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where {@linkcode SiteRulesWatcher} reports reloads and failures. */
+export type RulesReport = (line: string) => void;
+
+/**
+ * A site's rules in force, reloaded when the files change. `check()` is
+ * called often (the server's sweeper); it looks at the files at most once
+ * a second.
+ */
+export class SiteRulesWatcher {
+  /** The rules in force; undefined when the site has none. */
+  current: SiteRules | undefined;
+  #stamps: string;
+  #checkedAt = 0;
+  /** True while the files on disk are a version that failed to load. */
+  #failed = false;
+
+  constructor(
+    private readonly rootReal: string,
+    private readonly options: RulesLoadOptions,
+    private readonly report: RulesReport | undefined,
+    /** Called after the rules in force changed (to drop replies kept). */
+    private readonly onChange: () => void = () => {},
+  ) {
+    this.#stamps = this.#readStamps();
+    const loaded = loadSiteRules(rootReal, options);
+    this.current = loaded.rules;
+    this.#failed = loaded.errors.length > 0;
+    this.#checkedAt = Date.now();
+  }
+
+  #readStamps(): string {
+    return `${stampOf(this.rootReal + "/" + REDIRECTS_FILE)}|` +
+      `${stampOf(this.rootReal + "/" + HEADERS_FILE)}`;
+  }
+
+  /** Reloads when a second has passed and either file changed. */
+  check(now = Date.now()): void {
+    if (now - this.#checkedAt < RULES_CHECK_INTERVAL_MS) return;
+    this.#checkedAt = now;
+    const stamps = this.#readStamps();
+    if (stamps === this.#stamps) return;
+    this.#stamps = stamps;
+    const loaded = loadSiteRules(this.rootReal, this.options);
+    if (loaded.errors.length > 0) {
+      this.#failed = true;
+      for (const error of loaded.errors) {
+        this.report?.(`${error} (kept the rules in force)`);
+      }
+      return;
+    }
+    const wasFailing = this.#failed;
+    this.#failed = false;
+    this.current = loaded.rules;
+    this.onChange();
+    if (this.report === undefined) return;
+    this.report(
+      loaded.rules === undefined
+        ? "rules: no _redirects or _headers any more"
+        : `rules reloaded${wasFailing ? " (errors fixed)" : ""}: ` +
+          loaded.rules.summary,
+    );
+    for (const warning of loaded.warnings) this.report(`warning: ${warning}`);
+  }
+}
