@@ -12,6 +12,7 @@ import { parseCommandLine, USAGE } from "./server/cli.ts";
 import { VERSION } from "./server/config.ts";
 import {
   formatUrl,
+  resolveRoot,
   type RunningServer,
   type StartOptions,
   startServer,
@@ -25,6 +26,7 @@ import {
   watchCertificateFiles,
 } from "./server/https.ts";
 import { cleartextAuthWarning, loadAuthUsers } from "./auth/load.ts";
+import { loadSiteRules } from "./rules/load.ts";
 
 /** The addresses a person on this machine or network can click. */
 function clickableUrls(
@@ -77,6 +79,8 @@ export async function main(args: string[]): Promise<number> {
     }
     config.auth = { users: loaded.users };
   }
+  const rules = checkSiteRules(root, config.hstsSeconds !== undefined);
+  if (typeof rules === "number") return rules;
   let prepared: PreparedTls | undefined;
   if (tls !== undefined) {
     const result = await prepareTls(tls);
@@ -148,6 +152,7 @@ export async function main(args: string[]): Promise<number> {
     say(`  Redirect:  ${redirect.url} → ${scheme}:// on port ${server.port}`);
   }
   for (const line of prepared?.banner ?? []) say(line);
+  if (rules !== undefined) say(`  Rules:   ${rules}`);
   const cleartext = config.auth === undefined
     ? undefined
     : cleartextAuthWarning({ host: server.hostname, tls: server.secure });
@@ -160,6 +165,32 @@ export async function main(args: string[]): Promise<number> {
     );
   }
   return await stopped;
+}
+
+/**
+ * Reads the site's `_redirects` and `_headers` once before serving: an
+ * error in them stops pws with exit code 2 (a site served with half its
+ * rules would mislead), warnings are printed. Returns the summary for
+ * the banner, undefined without rules files, or the exit code. A root
+ * that does not resolve is left for startServer to report.
+ */
+function checkSiteRules(
+  root: string,
+  hsts: boolean,
+): string | number | undefined {
+  let rootReal: string;
+  try {
+    rootReal = resolveRoot(root);
+  } catch {
+    return undefined;
+  }
+  const loaded = loadSiteRules(rootReal, { hsts });
+  for (const error of loaded.errors) console.error(`pws: ${error}`);
+  if (loaded.errors.length > 0) return 2;
+  for (const warning of loaded.warnings) {
+    console.error(`pws: warning: ${warning}`);
+  }
+  return loaded.rules?.summary;
 }
 
 /**

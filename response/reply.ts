@@ -14,6 +14,7 @@ import type { CachedFile, FileCache } from "../files/cache.ts";
 import type { FileHandlePool } from "../files/handles.ts";
 import type { ResponseHeaders } from "../http/response.ts";
 import { asciiLower, splitList } from "../http/scan.ts";
+import type { SiteRules } from "../rules/site_rules.ts";
 
 /** What the responders need of the server. */
 export interface ResponderContext {
@@ -22,6 +23,11 @@ export interface ResponderContext {
   fileCache: FileCache;
   /** Open files of large files, shared between requests. */
   handles: FileHandlePool;
+  /**
+   * The site's `_redirects` and `_headers` in force (reloaded when they
+   * change); absent, or `current` undefined, when the site has none.
+   */
+  siteRules?: { readonly current: SiteRules | undefined };
 }
 
 /** One part of a multipart/byteranges body. */

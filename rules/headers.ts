@@ -12,8 +12,9 @@ import { parsePathPattern, type PathPattern } from "./pattern.ts";
 import { hasControl, type ParsedFile, splitLines } from "./redirects.ts";
 import { isAbsoluteUrl } from "./template.ts";
 
-/** The name of the file, at the root of the site. */
-export const HEADERS_FILE = "_headers";
+import { HEADERS_FILE } from "./names.ts";
+
+export { HEADERS_FILE };
 
 /** One block: a pattern and the fields it adds. */
 export interface HeaderBlock {

@@ -24,8 +24,9 @@ import {
 import { isAbsoluteUrl, parseTarget, type TargetTemplate } from "./template.ts";
 import { PatternTrie } from "./trie.ts";
 
-/** The name of the file, at the root of the site. */
-export const REDIRECTS_FILE = "_redirects";
+import { REDIRECTS_FILE } from "./names.ts";
+
+export { REDIRECTS_FILE };
 
 /** A query condition: the key must be present (with this value, if set). */
 export interface QueryCondition {

@@ -87,19 +87,24 @@ export class SiteRules {
 
   /**
    * The first rule, top-down, that applies to `target`: its path and
-   * query conditions match, and it is forced (`!`) or `fileExists` is
-   * false (a rule never shadows a file that is there).
+   * query conditions match, and it is forced (`!`) or `fileExists()` is
+   * false (a rule never shadows a file that is there). `fileExists` is
+   * asked at most once, and only when a rule that is not forced matches.
    */
   redirectFor(
     target: ResolvedTarget,
-    fileExists: boolean,
+    fileExists: boolean | (() => boolean),
   ): RuleDecision | undefined {
     if (this.redirects.length === 0) return undefined;
     const ids = this.#redirectTrie.matches(target.segments);
     let query: Map<string, string> | undefined;
+    let exists = fileExists;
     for (const id of ids) {
       const rule = this.redirects[id];
-      if (fileExists && !rule.forced) continue;
+      if (!rule.forced) {
+        if (typeof exists === "function") exists = exists();
+        if (exists) continue;
+      }
       let values = NO_VALUES;
       if (rule.conditions.length > 0) {
         query ??= parseQuery(target.query);

@@ -26,6 +26,7 @@ import {
   type TlsPair,
 } from "./listeners.ts";
 import { TlsFailureLog } from "./tls_failures.ts";
+import { SiteRulesWatcher } from "../rules/load.ts";
 
 export { StartupError, type TlsPair };
 
@@ -143,6 +144,16 @@ export function startServer(options: StartOptions): RunningServer {
   const addr = listener.addr as Deno.NetAddr;
   const secure = options.tls !== undefined;
   const registry = new ConnectionRegistry();
+  const replay = new ReplayCache(config.replayEntries);
+  // The site's _redirects and _headers: loaded here (main.ts has already
+  // refused to start on errors), then reloaded when they change.
+  const siteRules = new SiteRulesWatcher(
+    config.rootReal,
+    { hsts: config.hstsSeconds !== undefined },
+    config.reportRules ? (line) => console.error(`pws: ${line}`) : undefined,
+    // Replayed answers were decided under the old rules.
+    () => replay.clear(),
+  );
   const ctx: ServerContext = {
     config,
     registry,
@@ -150,8 +161,9 @@ export function startServer(options: StartOptions): RunningServer {
       config.fileCacheBytes,
       config.fileCacheMaxFileBytes,
     ),
-    replay: new ReplayCache(config.replayEntries),
+    replay,
     handles: new FileHandlePool(),
+    siteRules,
     tlsFailures: secure ? new TlsFailureLog() : undefined,
     accessLog: config.logFormat === "off" ? undefined : new AccessLog(
       config.logFormat,
@@ -177,6 +189,8 @@ export function startServer(options: StartOptions): RunningServer {
   const sweeper = setInterval(() => {
     registry.sweep();
     ctx.handles.closeUnused();
+    // Two stats at most once a second (the check keeps its own pace).
+    siteRules.check();
   }, tick);
 
   const onConnection = (conn: Deno.Conn) => {
