@@ -11,7 +11,7 @@
  * @module
  */
 
-import fs from "node:fs";
+import { closeQuietly, openVerified, readFullyAt } from "../files/open.ts";
 import { MANAGED_FIELDS } from "../response/reply.ts";
 import { HEADERS_FILE, parseHeaders } from "./headers.ts";
 import { parseRedirects, REDIRECTS_FILE } from "./redirects.ts";
@@ -41,55 +41,56 @@ export interface RulesLoad {
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
-const { O_RDONLY, O_NONBLOCK, O_NOCTTY } = fs.constants;
 
 /**
  * The text of one rules file, undefined when there is none, or an error
- * message. Opened without blocking and read only when it is a regular
- * file of at most {@linkcode MAX_RULES_FILE_BYTES}: a FIFO or a huge file
- * in its place cannot stall the server.
+ * message. Opened like a served file (files/open.ts: without blocking,
+ * judged on what was opened), so a FIFO, a huge file or a link that leads
+ * out of the root or to a dotfile is refused, never read.
  */
 function readRulesFile(
   root: string,
   name: string,
 ): string | undefined | { error: string } {
-  let fd: number;
+  const path = root + "/" + name;
   try {
-    fd = fs.openSync(root + "/" + name, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+    Deno.lstatSync(path);
   } catch (err) {
-    const code = (err as { code?: string })?.code;
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    return { error: `${name}: cannot read it (${code ?? String(err)})` };
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    if (err instanceof Deno.errors.NotADirectory) return undefined;
+    return { error: `${name}: cannot read it (${describe(err)})` };
+  }
+  const opened = openVerified(path, { rootReal: root, dotfiles: "ignore" });
+  if (typeof opened === "number") {
+    return {
+      error: opened === 404
+        ? `${name}: not a regular file inside the root`
+        : `${name}: cannot read it (status ${opened})`,
+    };
   }
   try {
-    const info = fs.fstatSync(fd);
-    if (!info.isFile()) return { error: `${name}: not a regular file` };
-    if (info.size > MAX_RULES_FILE_BYTES) {
+    const size = opened.stamp.size;
+    if (size > MAX_RULES_FILE_BYTES) {
       return {
         error: `${name}: larger than ${MAX_RULES_FILE_BYTES / 1024} KiB`,
       };
     }
-    const bytes = new Uint8Array(info.size);
-    let filled = 0;
-    while (filled < bytes.length) {
-      const n = fs.readSync(fd, bytes, filled, bytes.length - filled, filled);
-      if (n === 0) break;
-      filled += n;
-    }
+    const bytes = new Uint8Array(size);
+    const filled = readFullyAt(opened.fd, bytes, 0);
     return utf8.decode(bytes.subarray(0, filled));
   } catch (err) {
     return {
       error: err instanceof TypeError
         ? `${name}: not UTF-8 text`
-        : `${name}: cannot read it (${String(err)})`,
+        : `${name}: cannot read it (${describe(err)})`,
     };
   } finally {
-    try {
-      fs.closeSync(fd);
-    } catch {
-      // already closed
-    }
+    closeQuietly(opened.fd);
   }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message.split("\n")[0] : String(err);
 }
 
 /** The fields `_headers` may not set, and why. */
