@@ -305,7 +305,7 @@ function replayReady(
 ): ReadyResponse | undefined {
   let info: Deno.FileInfo;
   try {
-    info = Deno.statSync(entry.path);
+    info = c.ctx.stats.stat(entry.path);
   } catch {
     return undefined; // the normal path will say why
   }
@@ -393,7 +393,13 @@ async function respond(
   if (isRulesFile(target.segments)) return sink.send(errorReply(ctx, 404));
 
   const cache = ctx.fileCache;
-  let found = lookupFile(config.rootReal, target, config.lookup, cache);
+  let found = lookupFile(
+    config.rootReal,
+    target,
+    config.lookup,
+    cache,
+    ctx.stats,
+  );
   const rules = ctx.siteRules?.current;
   if (rules !== undefined) {
     const fields = rules.fieldsFor(target);
@@ -417,6 +423,7 @@ async function respond(
       { kind: "path", segments: [], trailingSlash: true, query: "" },
       config.lookup,
       cache,
+      ctx.stats,
     );
   }
   switch (found.kind) {

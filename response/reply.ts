@@ -12,6 +12,7 @@
 import type { ServerConfig } from "../server/config.ts";
 import type { CachedFile, FileCache } from "../files/cache.ts";
 import type { FileHandlePool } from "../files/handles.ts";
+import type { StatCache } from "../files/stat_cache.ts";
 import type { ResponseHeaders } from "../http/response.ts";
 import { asciiLower, splitList } from "../http/scan.ts";
 import type { SiteRules } from "../rules/site_rules.ts";
@@ -23,6 +24,8 @@ export interface ResponderContext {
   fileCache: FileCache;
   /** Open files of large files, shared between requests. */
   handles: FileHandlePool;
+  /** `stat` of paths under the root, kept while the watcher vouches. */
+  stats: StatCache;
   /**
    * The site's `_redirects` and `_headers` in force (reloaded when they
    * change); absent, or `current` undefined, when the site has none.

@@ -86,7 +86,7 @@ function readSmallPage(
   const { rootReal, lookup } = ctx.config;
   let info: Deno.FileInfo;
   try {
-    info = Deno.statSync(path);
+    info = ctx.stats.stat(path);
   } catch {
     return undefined;
   }

@@ -16,6 +16,7 @@ import { MANAGED_FIELDS } from "../response/reply.ts";
 import { HEADERS_FILE, parseHeaders } from "./headers.ts";
 import { parseRedirects, REDIRECTS_FILE } from "./redirects.ts";
 import { SiteRules } from "./site_rules.ts";
+import type { WatchSubscriber } from "../files/watch.ts";
 
 /** Largest rules file read: its rules are held in memory, compiled. */
 export const MAX_RULES_FILE_BYTES = 1024 * 1024;
@@ -156,18 +157,26 @@ function stampOf(path: string): string | undefined {
 /** Where {@linkcode SiteRulesWatcher} reports reloads and failures. */
 export type RulesReport = (line: string) => void;
 
+/** Quiet time after the watcher's last event before a reload. */
+export const RULES_DEBOUNCE_MS = 50;
+
 /**
- * A site's rules in force, reloaded when the files change. `check()` is
- * called often (the server's sweeper); it looks at the files at most once
- * a second.
+ * A site's rules in force, reloaded when the files change. While the
+ * root watcher vouches for the root (`watched`), its events say when
+ * (see {@linkcode rulesSubscriber}), and a reload follows
+ * {@linkcode RULES_DEBOUNCE_MS} after the last of a burst; otherwise
+ * `check()`, called often (the server's sweeper), stats both files at
+ * most once a second.
  */
 export class SiteRulesWatcher {
   /** The rules in force; undefined when the site has none. */
   current: SiteRules | undefined;
   #stamps: string;
   #checkedAt = 0;
-  /** True while the files on disk are a version that failed to load. */
-  #failed = false;
+  /** The errors last reported, so that a broken version is told once. */
+  #reportedErrors: string | undefined;
+  #watched = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly rootReal: string,
@@ -179,32 +188,78 @@ export class SiteRulesWatcher {
     this.#stamps = this.#readStamps();
     const loaded = loadSiteRules(rootReal, options);
     this.current = loaded.rules;
-    this.#failed = loaded.errors.length > 0;
+    // main.ts reported these at start-up already.
+    if (loaded.errors.length > 0) this.#reportedErrors = loaded.errors.join();
     this.#checkedAt = Date.now();
   }
 
-  #readStamps(): string {
-    return `${stampOf(this.rootReal + "/" + REDIRECTS_FILE)}|` +
-      `${stampOf(this.rootReal + "/" + HEADERS_FILE)}`;
+  /** The paths of the two files, as the root watcher names them. */
+  get paths(): string[] {
+    return [
+      this.rootReal + "/" + REDIRECTS_FILE,
+      this.rootReal + "/" + HEADERS_FILE,
+    ];
   }
 
-  /** Reloads when a second has passed and either file changed. */
+  #readStamps(): string {
+    const [redirects, headers] = this.paths;
+    return `${stampOf(redirects)}|${stampOf(headers)}`;
+  }
+
+  /**
+   * True while a watcher reports every change of the files: `check()`
+   * then leaves them alone. Turning it off makes the next `check()` look.
+   */
+  set watched(watched: boolean) {
+    this.#watched = watched;
+    if (!watched) this.#checkedAt = 0;
+  }
+
+  get watched(): boolean {
+    return this.#watched;
+  }
+
+  /** The watcher saw a change of a rules file: reload once it settles. */
+  changed(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#reload();
+    }, RULES_DEBOUNCE_MS);
+  }
+
+  /** Cancels a pending reload (at shutdown). */
+  close(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /**
+   * Without a watcher: reloads when a second has passed since the last
+   * look and either file changed.
+   */
   check(now = Date.now()): void {
+    if (this.#watched) return;
     if (now - this.#checkedAt < RULES_CHECK_INTERVAL_MS) return;
     this.#checkedAt = now;
-    const stamps = this.#readStamps();
-    if (stamps === this.#stamps) return;
-    this.#stamps = stamps;
+    if (this.#readStamps() === this.#stamps) return;
+    this.#reload();
+  }
+
+  #reload(): void {
+    this.#stamps = this.#readStamps();
     const loaded = loadSiteRules(this.rootReal, this.options);
     if (loaded.errors.length > 0) {
-      this.#failed = true;
+      const key = loaded.errors.join();
+      if (key === this.#reportedErrors) return;
+      this.#reportedErrors = key;
       for (const error of loaded.errors) {
         this.report?.(`${error} (kept the rules in force)`);
       }
       return;
     }
-    const wasFailing = this.#failed;
-    this.#failed = false;
+    const wasFailing = this.#reportedErrors !== undefined;
+    this.#reportedErrors = undefined;
     this.current = loaded.rules;
     this.onChange();
     if (this.report === undefined) return;
@@ -216,4 +271,28 @@ export class SiteRulesWatcher {
     );
     for (const warning of loaded.warnings) this.report(`warning: ${warning}`);
   }
+}
+
+/**
+ * The root watcher's subscriber for the rules (the one place the two
+ * meet): a change of either file, or of a directory above them, reloads
+ * them; a lost watcher hands over to the once-a-second check.
+ */
+export function rulesSubscriber(rules: SiteRulesWatcher): WatchSubscriber {
+  const files = rules.paths;
+  return {
+    changed(paths) {
+      for (const path of paths) {
+        for (const file of files) {
+          if (path === file || file.startsWith(path + "/")) {
+            rules.changed();
+            return;
+          }
+        }
+      }
+    },
+    lost() {
+      rules.watched = false;
+    },
+  };
 }

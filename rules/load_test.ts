@@ -6,7 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import { loadSiteRules, SiteRulesWatcher } from "./load.ts";
+import { RootWatcher } from "../files/watch.ts";
+import { loadSiteRules, rulesSubscriber, SiteRulesWatcher } from "./load.ts";
 
 /** Runs `fn` in a fresh temp dir (its real path), then removes it. */
 async function inTempDir(
@@ -115,5 +116,48 @@ Deno.test("rules watcher: looks at most once a second; a failed reload is report
     assert.equal(watcher.current, undefined);
     assert.equal(changes, 2);
     assert.equal(reports.at(-1), "rules: no _redirects or _headers any more");
+  });
+});
+
+Deno.test("rules watcher: the root watcher's events reload the rules, with no stat check", async () => {
+  await inTempDir(async (dir) => {
+    Deno.writeTextFileSync(`${dir}/_redirects`, "/a /b 302\n");
+    const watcher = RootWatcher.start(dir);
+    if (!watcher.healthy) {
+      watcher.close();
+      console.warn(`skipped: ${watcher.lostReason}`);
+      return;
+    }
+    const reports: string[] = [];
+    const rules = new SiteRulesWatcher(dir, {}, (l) => reports.push(l));
+    rules.watched = true;
+    watcher.subscribe(rulesSubscriber(rules));
+    try {
+      // Unrelated files do not reload anything.
+      Deno.writeTextFileSync(`${dir}/page.html`, "x");
+      Deno.writeTextFileSync(`${dir}/_redirects`, "/a /b 302\n/c /d 303\n");
+      const deadline = Date.now() + 3000;
+      while (rules.current?.redirects.length !== 2 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(rules.current?.summary, "2 redirects, 0 header blocks");
+      assert.deepEqual(reports, [
+        "rules reloaded: 2 redirects, 0 header blocks",
+      ]);
+      // While a watcher vouches, check() never looks at the files.
+      const idle = new SiteRulesWatcher(dir, {}, undefined);
+      idle.watched = true;
+      Deno.writeTextFileSync(`${dir}/_headers`, "/x\n  X-A: 1\n");
+      idle.check(Date.now() + 5000);
+      assert.equal(idle.current?.headerBlocks.length, 0);
+      // A lost watcher hands over to the stat check.
+      rulesSubscriber(idle).lost("test");
+      assert.equal(idle.watched, false);
+      idle.check(Date.now() + 5000);
+      assert.equal(idle.current?.headerBlocks.length, 1);
+    } finally {
+      rules.close();
+      watcher.close();
+    }
   });
 });

@@ -82,12 +82,24 @@ function lookupRewrite(
 ): LookupResult {
   const { rootReal, lookup } = ctx.config;
   const cache: FileCache = ctx.fileCache;
-  const found = lookupFile(rootReal, target, lookup, cache);
+  const found = lookupFile(rootReal, target, lookup, cache, ctx.stats);
   if (found.kind !== "redirect") return found;
   const last = target.segments.at(-1) ?? "";
   const again = lookup.cleanUrls && last.endsWith(".html")
-    ? lookupFile(rootReal, target, { ...lookup, cleanUrls: false }, cache)
-    : lookupFile(rootReal, { ...target, trailingSlash: true }, lookup, cache);
+    ? lookupFile(
+      rootReal,
+      target,
+      { ...lookup, cleanUrls: false },
+      cache,
+      ctx.stats,
+    )
+    : lookupFile(
+      rootReal,
+      { ...target, trailingSlash: true },
+      lookup,
+      cache,
+      ctx.stats,
+    );
   return again;
 }
 
@@ -113,6 +125,7 @@ export function fileExists(
     { ...target, trailingSlash: true },
     lookup,
     ctx.fileCache,
+    ctx.stats,
   );
   return slashed.kind === "file" || slashed.kind === "directory";
 }

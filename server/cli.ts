@@ -71,6 +71,8 @@ Options:
   --spa                 unknown extension-less paths asked for as HTML get /index.html
   --clean-urls          /about serves about.html; /about.html redirects to /about
   --cors                Access-Control-Allow-Origin: * and answered preflights
+  --no-watch            check files with stat on every request instead of
+                        watching the root for changes
   --no-http2            speak HTTP/1.1 only (default: HTTP/2 too, by ALPN over
                         TLS and by prior knowledge in cleartext)
   --header "NAME: VALUE" add a header to file responses (repeatable)
@@ -140,6 +142,7 @@ export function parseCommandLine(args: string[]): CliResult {
         "clean-urls": { type: "boolean" },
         cors: { type: "boolean" },
         "no-http2": { type: "boolean" },
+        "no-watch": { type: "boolean" },
         header: { type: "string", multiple: true },
         auth: { type: "string", multiple: true },
         "auth-file": { type: "string", multiple: true },
@@ -243,6 +246,7 @@ export function parseCommandLine(args: string[]): CliResult {
   if (values.spa) config.spa = true;
   if (values.cors) config.cors = true;
   if (values["no-http2"]) config.http2 = false;
+  if (values["no-watch"]) config.watch = false;
   const extraHeaders: [string, string][] = [];
   for (const text of values.header ?? []) {
     const header = parseHeaderFlag(text);

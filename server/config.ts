@@ -60,6 +60,11 @@ export interface ServerConfig {
   /** `Access-Control-Allow-Origin: *` and answered preflights. */
   cors: boolean;
   /**
+   * Watch the root (`Deno.watchFs`) so that cache hits need no `stat`;
+   * off with `--no-watch`, and by itself where changes may go unreported.
+   */
+  watch: boolean;
+  /**
    * Speak HTTP/2: `h2` offered by ALPN over TLS, and cleartext
    * connections that open with the HTTP/2 preface (prior knowledge).
    */
@@ -119,6 +124,7 @@ export function defaultConfig(rootReal: string): ServerConfig {
     spa: false,
     cors: false,
     http2: true,
+    watch: true,
     extraHeaders: [],
     reportRules: true,
     logFormat: "off",

@@ -18,6 +18,8 @@ import { FileCache } from "../files/cache.ts";
 import { AccessLog } from "./log.ts";
 import { ReplayCache } from "../http1/replay.ts";
 import { FileHandlePool } from "../files/handles.ts";
+import { StatCache } from "../files/stat_cache.ts";
+import { RootWatcher, SHUTTING_DOWN } from "../files/watch.ts";
 import { serializeResponseHead } from "../http/response.ts";
 import {
   AcceptLoop,
@@ -26,7 +28,7 @@ import {
   type TlsPair,
 } from "./listeners.ts";
 import { TlsFailureLog } from "./tls_failures.ts";
-import { SiteRulesWatcher } from "../rules/load.ts";
+import { rulesSubscriber, SiteRulesWatcher } from "../rules/load.ts";
 
 export { StartupError, type TlsPair };
 
@@ -145,8 +147,11 @@ export function startServer(options: StartOptions): RunningServer {
   const secure = options.tls !== undefined;
   const registry = new ConnectionRegistry();
   const replay = new ReplayCache(config.replayEntries);
+  const watcher = config.watch ? RootWatcher.start(config.rootReal) : undefined;
+  const stats = new StatCache(config.rootReal, watcher?.healthy ?? false);
   // The site's _redirects and _headers: loaded here (main.ts has already
-  // refused to start on errors), then reloaded when they change.
+  // refused to start on errors), after the watcher started so that no
+  // change in between goes unseen, then reloaded when they change.
   const siteRules = new SiteRulesWatcher(
     config.rootReal,
     { hsts: config.hstsSeconds !== undefined },
@@ -154,6 +159,28 @@ export function startServer(options: StartOptions): RunningServer {
     // Replayed answers were decided under the old rules.
     () => replay.clear(),
   );
+  if (watcher !== undefined) {
+    watcher.subscribe(stats);
+    siteRules.watched = watcher.healthy;
+    watcher.subscribe(rulesSubscriber(siteRules));
+    if (!watcher.healthy) {
+      console.error(
+        `pws: not watching the root: ${watcher.lostReason}; files are ` +
+          `checked with stat on every request`,
+      );
+    } else {
+      watcher.subscribe({
+        changed() {},
+        lost(reason) {
+          if (reason === SHUTTING_DOWN) return;
+          console.error(
+            `pws: stopped watching the root: ${reason}; files are checked ` +
+              `with stat on every request from now on`,
+          );
+        },
+      });
+    }
+  }
   const ctx: ServerContext = {
     config,
     registry,
@@ -163,6 +190,7 @@ export function startServer(options: StartOptions): RunningServer {
     ),
     replay,
     handles: new FileHandlePool(),
+    stats,
     siteRules,
     tlsFailures: secure ? new TlsFailureLog() : undefined,
     accessLog: config.logFormat === "off" ? undefined : new AccessLog(
@@ -189,7 +217,8 @@ export function startServer(options: StartOptions): RunningServer {
   const sweeper = setInterval(() => {
     registry.sweep();
     ctx.handles.closeUnused();
-    // Two stats at most once a second (the check keeps its own pace).
+    // Without a watcher: two stats at most once a second (the check
+    // keeps its own pace).
     siteRules.check();
   }, tick);
 
@@ -238,6 +267,8 @@ export function startServer(options: StartOptions): RunningServer {
       registry.closeAll();
       await Promise.allSettled([...tasks]);
       clearInterval(sweeper);
+      watcher?.close();
+      siteRules.close();
       ctx.handles.closeAll();
       ctx.tlsFailures?.close();
       await ctx.accessLog?.flushed();
@@ -254,6 +285,8 @@ export function startServer(options: StartOptions): RunningServer {
       registry.closeAll();
       await Promise.allSettled([...tasks]);
       clearInterval(sweeper);
+      watcher?.close();
+      siteRules.close();
       ctx.handles.closeAll();
       ctx.tlsFailures?.close();
       await ctx.accessLog?.flushed();

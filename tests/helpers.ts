@@ -110,6 +110,16 @@ export function curlTrustArgs(): string[] {
   return ["--cacert", caFile];
 }
 
+/**
+ * Waits until the server's root watcher has certainly delivered a change
+ * made just before (it takes 1–5 ms; the README promises under 50 ms).
+ * Tests that change a file and then expect the change use it: pws serves
+ * a request that starts after the watcher's delivery from the new file.
+ */
+export function afterWatcher(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 100));
+}
+
 // ---------------------------------------------------------------------------
 // In-process server
 

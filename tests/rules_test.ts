@@ -432,54 +432,64 @@ async function eventually(
   return false;
 }
 
-Deno.test("rules: changed files are reloaded; a broken one keeps the rules in force", async () => {
-  await withSite(
-    { "a.html": "a\n", "b.html": "b\n" },
-    {},
-    async ({ port }, root) => {
-      assert.equal((await get(port, "/go")).status, 404);
-      await Deno.writeTextFile(`${root}/_redirects`, "/go /a.html 302\n");
-      assert.ok(
-        await eventually(
-          async () => (await get(port, "/go")).header("location") === "/a.html",
-          5000,
-        ),
-        "the new _redirects was not picked up",
-      );
-      await Deno.writeTextFile(
-        `${root}/_headers`,
-        "/a.html\n  X-Reloaded: 1\n",
-      );
-      assert.ok(
-        await eventually(
-          async () => (await get(port, "/a.html")).header("x-reloaded") === "1",
-          5000,
-        ),
-        "the new _headers was not picked up",
-      );
-      // A file that no longer parses: the rules in force stay.
-      await Deno.writeTextFile(`${root}/_redirects`, "/go /b.html 30\n");
-      await delay(2500);
-      assert.equal((await get(port, "/go")).header("location"), "/a.html");
-      // Fixed: the new rule applies.
-      await Deno.writeTextFile(`${root}/_redirects`, "/go /b.html 302\n");
-      assert.ok(
-        await eventually(
-          async () => (await get(port, "/go")).header("location") === "/b.html",
-          5000,
-        ),
-      );
-      // Removed: no rules any more.
-      await Deno.remove(`${root}/_redirects`);
-      assert.ok(
-        await eventually(
-          async () => (await get(port, "/go")).status === 404,
-          5000,
-        ),
+for (const watch of [true, false]) {
+  Deno.test(
+    `rules: changed files are reloaded; a broken one keeps the rules in force (${
+      watch ? "root watcher" : "--no-watch: stat check"
+    })`,
+    async () => {
+      await withSite(
+        { "a.html": "a\n", "b.html": "b\n" },
+        { watch },
+        async ({ port }, root) => {
+          assert.equal((await get(port, "/go")).status, 404);
+          await Deno.writeTextFile(`${root}/_redirects`, "/go /a.html 302\n");
+          assert.ok(
+            await eventually(
+              async () =>
+                (await get(port, "/go")).header("location") === "/a.html",
+              5000,
+            ),
+            "the new _redirects was not picked up",
+          );
+          await Deno.writeTextFile(
+            `${root}/_headers`,
+            "/a.html\n  X-Reloaded: 1\n",
+          );
+          assert.ok(
+            await eventually(
+              async () =>
+                (await get(port, "/a.html")).header("x-reloaded") === "1",
+              5000,
+            ),
+            "the new _headers was not picked up",
+          );
+          // A file that no longer parses: the rules in force stay.
+          await Deno.writeTextFile(`${root}/_redirects`, "/go /b.html 30\n");
+          await delay(2500);
+          assert.equal((await get(port, "/go")).header("location"), "/a.html");
+          // Fixed: the new rule applies.
+          await Deno.writeTextFile(`${root}/_redirects`, "/go /b.html 302\n");
+          assert.ok(
+            await eventually(
+              async () =>
+                (await get(port, "/go")).header("location") === "/b.html",
+              5000,
+            ),
+          );
+          // Removed: no rules any more.
+          await Deno.remove(`${root}/_redirects`);
+          assert.ok(
+            await eventually(
+              async () => (await get(port, "/go")).status === 404,
+              5000,
+            ),
+          );
+        },
       );
     },
   );
-});
+}
 
 Deno.test("rules: start-up errors exit 2 naming file and line; the banner sums the rules up", async () => {
   const root = await makeSite({

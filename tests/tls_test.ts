@@ -102,8 +102,12 @@ Deno.test({
           ],
           "",
         );
+      // h2 is preferred when offered; a client that offers only http/1.1
+      // gets it.
       const alpn = await connect(["-alpn", "h2,http/1.1", "-showcerts"]);
-      assert.match(alpn.stdout, /ALPN protocol: http\/1\.1/);
+      assert.match(alpn.stdout, /ALPN protocol: h2/);
+      const http1 = await connect(["-alpn", "http/1.1"]);
+      assert.match(http1.stdout, /ALPN protocol: http\/1\.1/);
       // The chain: the server's certificate, then the CA.
       assert.match(alpn.stdout, /0 s:CN\s?=\s?localhost/);
       assert.match(alpn.stdout, /1 s:CN\s?=\s?pws test CA/);
