@@ -292,6 +292,15 @@ function conditionsCover(a: RedirectRule, b: RedirectRule): boolean {
 }
 
 /**
+ * Earlier rules weighed per rule when looking for unreachable ones. A
+ * rule whose first few coverers all differ in conditions or forcing is
+ * not reported: a warning is advice, and its cost must stay linear in the
+ * number of rules (30,000 `/*` rules took 41 s when every coverer was
+ * weighed).
+ */
+const MAX_COVERERS = 8;
+
+/**
  * Warnings for rules that can never apply: an earlier rule matches every
  * request they match, and applies whenever they would (it is forced, or
  * they are not: a rule that is not forced yields only to a file, which
@@ -311,7 +320,7 @@ function unreachableWarnings(rules: readonly RedirectRule[]): string[] {
       warnings.push(at + `duplicate of line ${same.line}`);
     } else {
       firstByKey.set(key, rule);
-      for (const earlier of trie.coverersOf(rule.from)) {
+      for (const earlier of trie.coverersOf(rule.from, MAX_COVERERS)) {
         const a = rules[earlier];
         if (conditionsCover(a, rule) && (a.forced || !rule.forced)) {
           warnings.push(

@@ -352,3 +352,16 @@ Deno.test("site rules: header blocks merge in file order; exact blocks also for 
   assert.deepEqual(fields?.explicit, [["X-Exact", "1"]]);
   assert.equal(new SiteRules([], []).fieldsFor(path("/x")), undefined);
 });
+
+Deno.test("_redirects: looking for unreachable rules stays linear (30,000 catch-alls)", () => {
+  const lines: string[] = [];
+  for (let i = 0; i < 30_000; i++) lines.push(`/* /page-${i} 302`);
+  const started = performance.now();
+  const parsed = parseRedirects(lines.join("\n"));
+  const ms = performance.now() - started;
+  assert.equal(parsed.items.length, 30_000);
+  assert.equal(parsed.warnings.length, 29_999);
+  // Linear: 0.7–1.5 s on a loaded 2-core machine; every earlier rule
+  // weighed for each took 41 s.
+  assert.ok(ms < 5000, `${ms.toFixed(0)} ms`);
+});

@@ -87,11 +87,18 @@ export class PatternTrie {
   }
 
   /**
-   * The numbers of the patterns added so far that match every path
-   * `pattern` matches (see pattern.ts `covers`), in ascending order.
+   * The `limit` smallest numbers of the patterns added so far that match
+   * every path `pattern` matches (see pattern.ts `covers`), in ascending
+   * order. Each node's lists are in ascending order (numbers are added
+   * in order), so only their first `limit` entries can count: thousands
+   * of `/*` rules cost `limit` each, not thousands.
    */
-  coverersOf(pattern: PathPattern): number[] {
+  coverersOf(pattern: PathPattern, limit: number): number[] {
     const found: number[] = [];
+    const take = (ids: readonly number[]) => {
+      const n = Math.min(ids.length, limit);
+      for (let i = 0; i < n; i++) found.push(ids[i]);
+    };
     const want = pattern.segments;
     const nodes: TrieNode[] = [this.#root];
     const depths: number[] = [0];
@@ -99,9 +106,9 @@ export class PatternTrie {
       const node = nodes.pop()!;
       const depth = depths.pop()!;
       // A splat covers whatever follows, the pattern's own splat included.
-      for (const id of node.splats) found.push(id);
+      take(node.splats);
       if (depth === want.length) {
-        if (!pattern.splat) { for (const id of node.ends) found.push(id); }
+        if (!pattern.splat) take(node.ends);
         continue;
       }
       const s = want[depth];
@@ -117,6 +124,7 @@ export class PatternTrie {
         depths.push(depth + 1);
       }
     }
-    return found.length > 1 ? found.sort((a, b) => a - b) : found;
+    if (found.length > 1) found.sort((a, b) => a - b);
+    return found.length > limit ? found.slice(0, limit) : found;
   }
 }
