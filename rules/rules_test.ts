@@ -13,7 +13,7 @@ import { type ResolvedTarget, resolveTarget } from "../files/target.ts";
 import { parseRedirects } from "./redirects.ts";
 import { parseHeaders } from "./headers.ts";
 import { matchPattern, parsePathPattern, type PathPattern } from "./pattern.ts";
-import { PatternTrie } from "./trie.ts";
+import { firstOf, PatternTrie } from "./trie.ts";
 import { parseQuery, SiteRules } from "./site_rules.ts";
 
 /** A request target resolved as the request path resolves it. */
@@ -270,6 +270,14 @@ Deno.test("trie: finds exactly the rules a scan of every rule finds, in order", 
           matchPattern(p, segments) ? [id] : []
         );
         assert.deepEqual(trie.matches(segments), scanned);
+        // The lazy merge finds the first accepted, as a scan would.
+        const lists = trie.matchLists(segments);
+        for (const modulus of [1, 2, 3]) {
+          assert.equal(
+            firstOf(lists, (id) => id % modulus === modulus - 1),
+            scanned.find((id) => id % modulus === modulus - 1),
+          );
+        }
       },
     ),
     { numRuns: 500 },

@@ -23,7 +23,7 @@ import {
 } from "./redirects.ts";
 import type { HeaderBlock } from "./headers.ts";
 import { expandParts, type TargetTemplate } from "./template.ts";
-import { PatternTrie } from "./trie.ts";
+import { firstOf, PatternTrie } from "./trie.ts";
 
 /** What a `_redirects` rule decided for a request. */
 export type RuleDecision =
@@ -96,26 +96,32 @@ export class SiteRules {
     fileExists: boolean | (() => boolean),
   ): RuleDecision | undefined {
     if (this.redirects.length === 0) return undefined;
-    const ids = this.#redirectTrie.matches(target.segments);
+    const lists = this.#redirectTrie.matchLists(target.segments);
+    if (lists.length === 0) return undefined;
     let query: Map<string, string> | undefined;
     let exists = fileExists;
-    for (const id of ids) {
+    let values: ReadonlyMap<string, string> = NO_VALUES;
+    const applies = (id: number): boolean => {
       const rule = this.redirects[id];
       if (!rule.forced) {
         if (typeof exists === "function") exists = exists();
-        if (exists) continue;
+        if (exists) return false;
       }
-      let values = NO_VALUES;
-      if (rule.conditions.length > 0) {
-        query ??= parseQuery(target.query);
-        const matched = matchConditions(rule.conditions, query);
-        if (matched === undefined) continue;
-        values = matched;
+      if (rule.conditions.length === 0) {
+        values = NO_VALUES;
+        return true;
       }
-      const captures = matchPattern(rule.from, target.segments)!;
-      return decide(rule, captures, values, target.query);
-    }
-    return undefined;
+      query ??= parseQuery(target.query);
+      const matched = matchConditions(rule.conditions, query);
+      if (matched === undefined) return false;
+      values = matched;
+      return true;
+    };
+    const id = firstOf(lists, applies);
+    if (id === undefined) return undefined;
+    const rule = this.redirects[id];
+    const captures = matchPattern(rule.from, target.segments)!;
+    return decide(rule, captures, values, target.query);
   }
 
   /**

@@ -63,14 +63,28 @@ export class PatternTrie {
    */
   matches(segments: readonly string[]): number[] {
     const found: number[] = [];
+    for (const list of this.matchLists(segments)) {
+      for (const id of list) found.push(id);
+    }
+    return found.length > 1 ? found.sort((a, b) => a - b) : found;
+  }
+
+  /**
+   * The same numbers as {@linkcode matches}, as the ascending lists of the
+   * nodes they end at, unmerged: a caller after the first match that
+   * applies merges them lazily (see {@linkcode firstOf}), so thousands of
+   * `/*` rules cost no sort per request.
+   */
+  matchLists(segments: readonly string[]): number[][] {
+    const lists: number[][] = [];
     const nodes: TrieNode[] = [this.#root];
     const depths: number[] = [0];
     while (nodes.length > 0) {
       const node = nodes.pop()!;
       const depth = depths.pop()!;
-      for (const id of node.splats) found.push(id);
+      if (node.splats.length > 0) lists.push(node.splats);
       if (depth === segments.length) {
-        for (const id of node.ends) found.push(id);
+        if (node.ends.length > 0) lists.push(node.ends);
         continue;
       }
       const next = node.literal?.get(segments[depth]);
@@ -83,7 +97,7 @@ export class PatternTrie {
         depths.push(depth + 1);
       }
     }
-    return found.length > 1 ? found.sort((a, b) => a - b) : found;
+    return lists;
   }
 
   /**
@@ -126,5 +140,31 @@ export class PatternTrie {
     }
     if (found.length > 1) found.sort((a, b) => a - b);
     return found.length > limit ? found.slice(0, limit) : found;
+  }
+}
+
+/**
+ * The smallest number in the ascending `lists` for which `accept` is
+ * true, or undefined: a lazy merge that stops at the first accepted, so
+ * its cost is the rules tried, times the lists (a handful), not a sort.
+ */
+export function firstOf(
+  lists: readonly (readonly number[])[],
+  accept: (id: number) => boolean,
+): number | undefined {
+  const at = new Array<number>(lists.length).fill(0);
+  while (true) {
+    let best = -1;
+    for (let i = 0; i < lists.length; i++) {
+      if (
+        at[i] < lists[i].length &&
+        (best < 0 || lists[i][at[i]] < lists[best][at[best]])
+      ) {
+        best = i;
+      }
+    }
+    if (best < 0) return undefined;
+    const id = lists[best][at[best]++];
+    if (accept(id)) return id;
   }
 }
