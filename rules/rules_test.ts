@@ -358,6 +358,13 @@ Deno.test("site rules: header blocks merge in file order; exact blocks also for 
     ["X-Exact", "1"],
   ]);
   assert.deepEqual(fields?.explicit, [["X-Exact", "1"]]);
+  // Remembered sets are told apart by the blocks that matched.
+  assert.deepEqual(rules.fieldsFor(path("/other"))?.all, [
+    ["X-Robots-Tag", "noindex"],
+    ["Set-Cookie", "a=1"],
+  ]);
+  assert.deepEqual(rules.fieldsFor(path("/assets/x.css"))?.explicit, []);
+  assert.equal(rules.fieldsFor(path("/assets/app.js")), fields);
   assert.equal(new SiteRules([], []).fieldsFor(path("/x")), undefined);
 });
 

@@ -132,11 +132,15 @@ export class SiteRules {
    */
   fieldsFor(target: ResolvedTarget): PathFields | undefined {
     if (this.headerBlocks.length === 0) return undefined;
-    const ids = this.#headerTrie.matches(target.segments);
-    if (ids.length === 0) return undefined;
-    const key = ids.join(",");
+    // The trie's nodes name the set of matching blocks: the key costs the
+    // nodes visited, however many blocks match.
+    const keys: number[] = [];
+    const lists = this.#headerTrie.matchLists(target.segments, keys);
+    if (lists.length === 0) return undefined;
+    const key = keys.join(",");
     let fields = this.#fieldSets.get(key);
     if (fields === undefined) {
+      const ids = lists.flat().sort((a, b) => a - b);
       fields = {
         all: mergeFields(ids.map((id) => this.headerBlocks[id])),
         explicit: mergeFields(

@@ -15,6 +15,8 @@
 import type { PathPattern } from "./pattern.ts";
 
 interface TrieNode {
+  /** The node's number in its trie, naming its lists in cache keys. */
+  serial: number;
   literal: Map<string, TrieNode> | undefined;
   param: TrieNode | undefined;
   /** Patterns that end here. */
@@ -23,13 +25,20 @@ interface TrieNode {
   splats: number[];
 }
 
-function newNode(): TrieNode {
-  return { literal: undefined, param: undefined, ends: [], splats: [] };
+function newNode(serial: number): TrieNode {
+  return {
+    serial,
+    literal: undefined,
+    param: undefined,
+    ends: [],
+    splats: [],
+  };
 }
 
 /** Path patterns, each with a number (its rule's position), by segment. */
 export class PatternTrie {
-  #root: TrieNode = newNode();
+  #nodes = 1;
+  #root: TrieNode = newNode(0);
   #size = 0;
 
   /** Number of patterns added. */
@@ -42,12 +51,12 @@ export class PatternTrie {
     let node = this.#root;
     for (const s of pattern.segments) {
       if (s.kind === "param") {
-        node = node.param ??= newNode();
+        node = node.param ??= newNode(this.#nodes++);
       } else {
         node.literal ??= new Map();
         let next = node.literal.get(s.text);
         if (next === undefined) {
-          next = newNode();
+          next = newNode(this.#nodes++);
           node.literal.set(s.text, next);
         }
         node = next;
@@ -73,18 +82,26 @@ export class PatternTrie {
    * The same numbers as {@linkcode matches}, as the ascending lists of the
    * nodes they end at, unmerged: a caller after the first match that
    * applies merges them lazily (see {@linkcode firstOf}), so thousands of
-   * `/*` rules cost no sort per request.
+   * `/*` rules cost no sort per request. When `keys` is given, a number
+   * naming each list is pushed on it: together they name the set of
+   * matches without listing it.
    */
-  matchLists(segments: readonly string[]): number[][] {
+  matchLists(segments: readonly string[], keys?: number[]): number[][] {
     const lists: number[][] = [];
     const nodes: TrieNode[] = [this.#root];
     const depths: number[] = [0];
     while (nodes.length > 0) {
       const node = nodes.pop()!;
       const depth = depths.pop()!;
-      if (node.splats.length > 0) lists.push(node.splats);
+      if (node.splats.length > 0) {
+        lists.push(node.splats);
+        keys?.push(2 * node.serial);
+      }
       if (depth === segments.length) {
-        if (node.ends.length > 0) lists.push(node.ends);
+        if (node.ends.length > 0) {
+          lists.push(node.ends);
+          keys?.push(2 * node.serial + 1);
+        }
         continue;
       }
       const next = node.literal?.get(segments[depth]);
