@@ -556,3 +556,35 @@ Deno.test("rules: a reload that fails is reported once, until the files change",
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("rules: _headers replaces --header, --cors and --cache-control values, one field each", async () => {
+  const files = {
+    "page.html": "<p>page</p>\n",
+    "_headers": [
+      "/page.html",
+      "  X-Frame-Options: DENY",
+      "  Access-Control-Allow-Origin: https://app.example",
+      "  Cache-Control: max-age=60",
+      "",
+    ].join("\n"),
+  };
+  await withSite(files, {
+    cors: true,
+    cacheControl: "public, max-age=5",
+    extraHeaders: [["X-Frame-Options", "SAMEORIGIN"], ["X-Other", "kept"]],
+  }, async ({ port }) => {
+    const res = await get(port, "/page.html", { Origin: "https://x.example" });
+    assert.equal(res.status, 200);
+    for (
+      const [name, value] of [
+        ["x-frame-options", "DENY"],
+        ["access-control-allow-origin", "https://app.example"],
+        ["cache-control", "max-age=60"],
+        ["x-other", "kept"],
+      ]
+    ) {
+      assert.equal(res.headerCount(name), 1, name);
+      assert.equal(res.header(name), value, name);
+    }
+  });
+});
