@@ -55,6 +55,7 @@ import { serveHttp2 } from "./http2/session.ts";
 import { answerRule, fileExists, isRulesFile } from "./rules/route.ts";
 import { RuleFieldsSink } from "./rules/sink.ts";
 import { isForeignRequestLine, matchPreface } from "./http2/preface.ts";
+import { isLivePath, liveReply } from "./live/routes.ts";
 
 /** Who sent the current request: the address, and the user once known. */
 interface RequestClient {
@@ -389,6 +390,10 @@ async function respond(
     return sink.send(emptyReply(ctx, 200, [["Allow", ALLOW_HEADER_VALUE]]));
   }
   if (target.kind === "asterisk") return sink.send(errorReply(ctx, 400));
+  if (ctx.live !== undefined && isLivePath(target.segments)) {
+    const path = "/" + target.segments.join("/");
+    return sink.send(liveReply(ctx, ctx.live, head, path, sink.canStream));
+  }
   // The rules files are not files of the site, with rules or without.
   if (isRulesFile(target.segments)) return sink.send(errorReply(ctx, 404));
 

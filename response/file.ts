@@ -41,6 +41,7 @@ import {
 } from "../files/open.ts";
 import { contentTypeFor, isCompressible } from "../files/media_type.ts";
 import { errorReply } from "./respond.ts";
+import { injectLiveScript } from "../live/inject.ts";
 import { compressedStream } from "./stream.ts";
 import {
   addExtraFields,
@@ -56,7 +57,7 @@ import {
 } from "./reply.ts";
 
 /** The conditional request header fields of a request. */
-function conditionalHeaders(head: RequestHead): ConditionalHeaders {
+export function conditionalHeaders(head: RequestHead): ConditionalHeaders {
   return {
     ifMatch: headerValue(head, "if-match"),
     ifNoneMatch: headerValue(head, "if-none-match"),
@@ -100,6 +101,8 @@ interface Opened {
   entry?: CachedFile;
   /** Content digest, for a file read whole before it settled. */
   digest?: string;
+  /** Tells these bytes apart from the file's own in the ETag ("live"). */
+  variant?: string;
 }
 
 /**
@@ -107,8 +110,13 @@ interface Opened {
  * comes from metadata, or from the content digest when the file was read
  * while not settled (see {@linkcode isSettled}).
  */
-function validatorsOf(opened: Opened, variant?: string): Validators {
+function validatorsOf(opened: Opened, coding?: string): Validators {
   const { stamp } = opened;
+  const variant = opened.variant === undefined
+    ? coding
+    : coding === undefined
+    ? opened.variant
+    : `${opened.variant}-${coding}`;
   return {
     etag: opened.digest !== undefined
       ? contentETag(opened.digest, variant)
@@ -303,11 +311,14 @@ export async function serveFile(
   statInfo: Deno.FileInfo,
   options: ServeFileOptions = {},
 ): Promise<void> {
-  const identity = fromCache(path, options.cached) ??
+  const opened = fromCache(path, options.cached) ??
     await openFromDisk(ctx, path, statInfo, options.cached);
-  if (typeof identity === "number") {
-    return sink.send(errorReply(ctx, identity));
+  if (typeof opened === "number") {
+    return sink.send(errorReply(ctx, opened));
   }
+  const identity = ctx.live !== undefined &&
+      contentTypeFor(path).startsWith("text/html") &&
+      withLiveScript(opened) || opened;
   let rep: Opened = identity;
   try {
     const config = ctx.config;
@@ -317,7 +328,10 @@ export async function serveFile(
 
     // Choose the representation; every later decision is about it.
     let choice: RepresentationChoice = IDENTITY;
-    const sidecars = config.compression ? sidecarsOf(ctx, path) : [];
+    // A sidecar holds the page without live reload's script.
+    const sidecars = config.compression && identity === opened
+      ? sidecarsOf(ctx, path)
+      : [];
     const varies = config.compression &&
       (facts.compressible || sidecars.length > 0);
     const acceptEncoding = varies
@@ -484,9 +498,35 @@ export async function serveFile(
       },
     });
   } finally {
-    release(ctx, identity);
-    if (rep !== identity) release(ctx, rep);
+    release(ctx, opened);
+    if (rep !== opened) release(ctx, rep);
   }
+}
+
+/** Largest page live reload adds its script to; larger ones go as they are. */
+const MAX_LIVE_HTML_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The page with live reload's script: a representation of its own (its
+ * ETag has the variant "live", its length is its own), held in memory and
+ * never cached, as it exists only under --live. Undefined when too large.
+ */
+function withLiveScript(opened: Opened): Opened | undefined {
+  const size = opened.stamp.size;
+  if (size > MAX_LIVE_HTML_BYTES) return undefined;
+  let page = opened.bytes;
+  if (page === undefined) {
+    page = new Uint8Array(size);
+    if (readFullyAt(opened.file!.fd, page, 0) !== size) return undefined;
+  }
+  const bytes = injectLiveScript(page);
+  return {
+    stamp: { ...opened.stamp, size: bytes.length },
+    bytes,
+    path: opened.path,
+    digest: opened.digest,
+    variant: "live",
+  };
 }
 
 const IDENTITY: RepresentationChoice = {

@@ -15,6 +15,7 @@ import type { ConfigOverrides } from "../server/config.ts";
 import type { RunningServer } from "../server/server.ts";
 import {
   commandAvailable,
+  curlProtocolArgs,
   curlTrustArgs,
   type ParsedResponse,
   parseResponses,
@@ -1591,6 +1592,7 @@ async function curl(
   const out = await new Deno.Command("curl", {
     args: [
       ...curlTrustArgs(),
+      ...curlProtocolArgs(),
       "--silent",
       "--show-error",
       "--max-time",

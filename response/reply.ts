@@ -13,6 +13,7 @@ import type { ServerConfig } from "../server/config.ts";
 import type { CachedFile, FileCache } from "../files/cache.ts";
 import type { FileHandlePool } from "../files/handles.ts";
 import type { StatCache } from "../files/stat_cache.ts";
+import type { LiveHub } from "../live/hub.ts";
 import type { ResponseHeaders } from "../http/response.ts";
 import { asciiLower, splitList } from "../http/scan.ts";
 import type { SiteRules } from "../rules/site_rules.ts";
@@ -31,6 +32,8 @@ export interface ResponderContext {
    * change); absent, or `current` undefined, when the site has none.
    */
   siteRules?: { readonly current: SiteRules | undefined };
+  /** Live reload's event streams (`--live` only). */
+  live?: LiveHub;
 }
 
 /** One part of a multipart/byteranges body. */

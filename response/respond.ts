@@ -6,6 +6,7 @@
  * @module
  */
 
+import { injectLiveScript } from "../live/inject.ts";
 import { ALLOW_HEADER_VALUE } from "../http/semantics.ts";
 import { headerValue, type RequestHead } from "../http/request.ts";
 import { chooseEncoding } from "../http/accept_encoding.ts";
@@ -42,7 +43,9 @@ export function errorReply(
   status: number,
   extra: ResponseHeaders = [],
 ): Reply {
-  const body = status === 404 ? notFoundPage(ctx) : builtInErrorPage(status);
+  let body = status === 404 ? notFoundPage(ctx) : builtInErrorPage(status);
+  // Under --live a page that went missing reloads when it comes back.
+  if (status === 404 && ctx.live !== undefined) body = injectLiveScript(body);
   const fields = baseFields(ctx.config);
   fields.push(["Content-Type", HTML_TYPE], ...extra);
   if (status === 405) fields.push(["Allow", ALLOW_HEADER_VALUE]);
@@ -68,10 +71,15 @@ export function pageReply(
   status: number,
   path: string,
 ): Reply | undefined {
-  const bytes = readSmallPage(ctx, path);
+  let bytes = readSmallPage(ctx, path);
   if (bytes === undefined) return undefined;
+  const type = contentTypeFor(path);
+  // Under --live an HTML page gets the script, like the 404 page.
+  if (ctx.live !== undefined && type.startsWith("text/html")) {
+    bytes = injectLiveScript(bytes);
+  }
   const fields = baseFields(ctx.config);
-  fields.push(["Content-Type", contentTypeFor(path)]);
+  fields.push(["Content-Type", type]);
   return { status, fields, content: { kind: "bytes", bytes } };
 }
 

@@ -73,6 +73,10 @@ Options:
   --cors                Access-Control-Allow-Origin: * and answered preflights
   --no-watch            check files with stat on every request instead of
                         watching the root for changes
+  --live                live reload: pages reload when files change, and
+                        stylesheets swap in place (for editing a site)
+  --live-ignore GLOB    changes live reload ignores (repeatable; dotfiles and
+                        node_modules always are), e.g. "*.log" or "dist/**"
   --no-http2            speak HTTP/1.1 only (default: HTTP/2 too, by ALPN over
                         TLS and by prior knowledge in cleartext)
   --header "NAME: VALUE" add a header to file responses (repeatable)
@@ -143,6 +147,8 @@ export function parseCommandLine(args: string[]): CliResult {
         cors: { type: "boolean" },
         "no-http2": { type: "boolean" },
         "no-watch": { type: "boolean" },
+        live: { type: "boolean" },
+        "live-ignore": { type: "string", multiple: true },
         header: { type: "string", multiple: true },
         auth: { type: "string", multiple: true },
         "auth-file": { type: "string", multiple: true },
@@ -247,6 +253,18 @@ export function parseCommandLine(args: string[]): CliResult {
   if (values.cors) config.cors = true;
   if (values["no-http2"]) config.http2 = false;
   if (values["no-watch"]) config.watch = false;
+  if (values.live) {
+    config.live = true;
+    config.liveInstance = crypto.randomUUID();
+  }
+  const liveIgnore = values["live-ignore"] ?? [];
+  if (liveIgnore.length > 0 && !values.live) {
+    return usageError("--live-ignore needs --live");
+  }
+  if (liveIgnore.some((glob) => glob.trim() === "")) {
+    return usageError("empty --live-ignore glob");
+  }
+  config.liveIgnore = liveIgnore;
   const extraHeaders: [string, string][] = [];
   for (const text of values.header ?? []) {
     const header = parseHeaderFlag(text);

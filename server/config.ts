@@ -65,6 +65,18 @@ export interface ServerConfig {
    */
   watch: boolean;
   /**
+   * Live reload (`--live`): HTML gets `/__pws/live.js`, and browsers hear
+   * of changes on `/__pws/events`. Off: no response changes by a byte.
+   */
+  live: boolean;
+  /** Globs of changes live reload ignores (`--live-ignore`). */
+  liveIgnore: string[];
+  /**
+   * Identifies this run of pws to live pages (shared by its workers), so
+   * that a page reloads once after a restart.
+   */
+  liveInstance: string;
+  /**
    * Speak HTTP/2: `h2` offered by ALPN over TLS, and cleartext
    * connections that open with the HTTP/2 preface (prior knowledge).
    */
@@ -125,6 +137,9 @@ export function defaultConfig(rootReal: string): ServerConfig {
     cors: false,
     http2: true,
     watch: true,
+    live: false,
+    liveIgnore: [],
+    liveInstance: "",
     extraHeaders: [],
     reportRules: true,
     logFormat: "off",

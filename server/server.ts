@@ -20,6 +20,8 @@ import { ReplayCache } from "../http1/replay.ts";
 import { FileHandlePool } from "../files/handles.ts";
 import { StatCache } from "../files/stat_cache.ts";
 import { RootWatcher, SHUTTING_DOWN } from "../files/watch.ts";
+import { LiveHub } from "../live/hub.ts";
+import { compileIgnore } from "../live/ignore.ts";
 import { serializeResponseHead } from "../http/response.ts";
 import {
   AcceptLoop,
@@ -147,8 +149,21 @@ export function startServer(options: StartOptions): RunningServer {
   const secure = options.tls !== undefined;
   const registry = new ConnectionRegistry();
   const replay = new ReplayCache(config.replayEntries);
-  const watcher = config.watch ? RootWatcher.start(config.rootReal) : undefined;
-  const stats = new StatCache(config.rootReal, watcher?.healthy ?? false);
+  // Live reload watches even with --no-watch; only the caches then ignore it.
+  const watcher = config.watch || config.live
+    ? RootWatcher.start(config.rootReal)
+    : undefined;
+  const stats = new StatCache(
+    config.rootReal,
+    config.watch && (watcher?.healthy ?? false),
+  );
+  const live = config.live
+    ? new LiveHub(
+      config.rootReal,
+      compileIgnore(config.liveIgnore),
+      config.liveInstance || crypto.randomUUID(),
+    )
+    : undefined;
   // The site's _redirects and _headers: loaded here (main.ts has already
   // refused to start on errors), after the watcher started so that no
   // change in between goes unseen, then reloaded when they change.
@@ -160,13 +175,15 @@ export function startServer(options: StartOptions): RunningServer {
     () => replay.clear(),
   );
   if (watcher !== undefined) {
-    watcher.subscribe(stats);
+    if (config.watch) watcher.subscribe(stats);
+    if (live !== undefined) watcher.subscribe(live);
     siteRules.watched = watcher.healthy;
     watcher.subscribe(rulesSubscriber(siteRules));
+    const consequence = (config.live ? "live reload sees no changes; " : "") +
+      "files are checked with stat on every request";
     if (!watcher.healthy) {
       console.error(
-        `pws: not watching the root: ${watcher.lostReason}; files are ` +
-          `checked with stat on every request`,
+        `pws: not watching the root: ${watcher.lostReason}; ${consequence}`,
       );
     } else {
       watcher.subscribe({
@@ -174,8 +191,8 @@ export function startServer(options: StartOptions): RunningServer {
         lost(reason) {
           if (reason === SHUTTING_DOWN) return;
           console.error(
-            `pws: stopped watching the root: ${reason}; files are checked ` +
-              `with stat on every request from now on`,
+            `pws: stopped watching the root: ${reason}; ${consequence} ` +
+              `from now on`,
           );
         },
       });
@@ -191,6 +208,7 @@ export function startServer(options: StartOptions): RunningServer {
     replay,
     handles: new FileHandlePool(),
     stats,
+    live,
     siteRules,
     tlsFailures: secure ? new TlsFailureLog() : undefined,
     accessLog: config.logFormat === "off" ? undefined : new AccessLog(
@@ -264,6 +282,7 @@ export function startServer(options: StartOptions): RunningServer {
     shutdownGraceMs: config.shutdownGraceMs,
     async close() {
       await stopAccepting();
+      live?.close();
       registry.closeAll();
       await Promise.allSettled([...tasks]);
       clearInterval(sweeper);
@@ -275,6 +294,8 @@ export function startServer(options: StartOptions): RunningServer {
     },
     async shutdown(graceMs: number) {
       await stopAccepting();
+      // Event streams end now, so that pages reconnect to the next run.
+      live?.close();
       registry.drain();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const grace = new Promise<void>((resolve) => {

@@ -2,7 +2,8 @@
  * The watcher's freshness contract (README "Caches validated by the
  * watcher"): after a change on disk, how long can pws still answer with
  * the old file? Each cycle changes a file one way (in-place write,
- * rename-over, truncate, delete, chmod, symlink retarget), then asks
+ * rename-over, truncate, delete, chmod, symlink retarget, a directory
+ * renamed away and replaced), then asks
  * again and again on one keep-alive connection until the answer is the
  * new one. The worst time over 1,000 cycles must stay under 50 ms, an old
  * answer must never come back once a new one was seen, and an ETag must
@@ -14,7 +15,7 @@ import {
   connect,
   type ParsedResponse,
   parseOneResponse,
-  withServer,
+  spawnServer,
 } from "./helpers.ts";
 
 const CYCLES = 1000;
@@ -66,6 +67,8 @@ function versionOf(response: ParsedResponse): string {
 /** A change and the answer that shows it was seen. */
 interface Change {
   kind: string;
+  /** The URL path the change shows at. */
+  path: string;
   /** Makes the change; returns what the answer must then be. */
   apply(): Promise<{ version: string }>;
 }
@@ -77,6 +80,7 @@ function changes(root: string, cycle: () => number): Change[] {
   return [
     {
       kind: "in-place write",
+      path: "/page.txt",
       async apply() {
         const version = body("written");
         await Deno.writeTextFile(file, version);
@@ -85,6 +89,7 @@ function changes(root: string, cycle: () => number): Change[] {
     },
     {
       kind: "rename over",
+      path: "/page.txt",
       async apply() {
         const version = body("renamed");
         await Deno.writeTextFile(`${root}/.tmp`, version);
@@ -94,6 +99,7 @@ function changes(root: string, cycle: () => number): Change[] {
     },
     {
       kind: "truncate",
+      path: "/page.txt",
       async apply() {
         await Deno.truncate(file, 0);
         return { version: "" };
@@ -101,6 +107,7 @@ function changes(root: string, cycle: () => number): Change[] {
     },
     {
       kind: "delete",
+      path: "/page.txt",
       async apply() {
         await Deno.remove(file);
         return { version: "missing" };
@@ -108,6 +115,7 @@ function changes(root: string, cycle: () => number): Change[] {
     },
     {
       kind: "recreate",
+      path: "/page.txt",
       async apply() {
         const version = body("created");
         await Deno.writeTextFile(file, version);
@@ -116,6 +124,7 @@ function changes(root: string, cycle: () => number): Change[] {
     },
     {
       kind: "chmod",
+      path: "/page.txt",
       async apply() {
         const { mode } = await Deno.stat(file);
         await Deno.chmod(file, (mode ?? 0o644) & 0o777 ^ 0o040);
@@ -127,12 +136,25 @@ function changes(root: string, cycle: () => number): Change[] {
     },
     {
       kind: "symlink retarget",
+      path: "/link.txt",
       async apply() {
         const target = cycle() % 2 === 0 ? "a.txt" : "b.txt";
         const version = body(`via ${target}`);
         await Deno.writeTextFile(`${root}/${target}`, version);
         await Deno.symlink(target, `${root}/.link`);
         await Deno.rename(`${root}/.link`, link);
+        return { version };
+      },
+    },
+    {
+      kind: "directory renamed and replaced",
+      path: "/dir/page.txt",
+      async apply() {
+        const version = body("new directory");
+        await Deno.rename(`${root}/dir`, `${root}/.gone${cycle()}`);
+        await Deno.mkdir(`${root}/dir`);
+        await Deno.writeTextFile(`${root}/dir/page.txt`, version);
+        await Deno.remove(`${root}/.gone${cycle()}`, { recursive: true });
         return { version };
       },
     },
@@ -149,11 +171,24 @@ Deno.test({
     await Deno.writeTextFile(`${root}/page.txt`, "first\n");
     await Deno.writeTextFile(`${root}/a.txt`, "a\n");
     await Deno.symlink("a.txt", `${root}/link.txt`);
+    await Deno.mkdir(`${root}/dir`);
+    await Deno.writeTextFile(`${root}/dir/page.txt`, "first\n");
     let cycle = 0;
     const worst = new Map<string, number>();
+    const all: number[] = [];
     const bodyOfEtag = new Map<string, string>();
     try {
-      await withServer(async (server) => {
+      // Its own process, as in use: the watcher's events are not queued
+      // behind this test's own work.
+      const server = await spawnServer([
+        "--root",
+        root,
+        "--quiet",
+        "--max-requests",
+        "1000000",
+        "0",
+      ]);
+      try {
         // The watcher starts with the server; give it its first moment.
         await new Promise((r) => setTimeout(r, 200));
         const client = await KeepAliveClient.open(server.port);
@@ -174,9 +209,7 @@ Deno.test({
           const list = changes(root, () => cycle);
           for (cycle = 0; cycle < CYCLES; cycle++) {
             const change = list[cycle % list.length];
-            const path = change.kind === "symlink retarget"
-              ? "/link.txt"
-              : "/page.txt";
+            const path = change.path;
             // Warm every cache with the current answer first.
             await ask(path);
             await ask(path);
@@ -197,6 +230,7 @@ Deno.test({
               response = await ask(path);
             }
             const staleness = performance.now() - started;
+            all.push(staleness);
             worst.set(
               change.kind,
               Math.max(worst.get(change.kind) ?? 0, staleness),
@@ -209,12 +243,19 @@ Deno.test({
         } finally {
           client.close();
         }
-      }, { root, config: { maxRequestsPerConnection: 1_000_000 } });
+      } finally {
+        await server.stop();
+      }
     } finally {
       await Deno.remove(root, { recursive: true });
     }
     const report = [...worst].map(([kind, ms]) => `${kind} ${ms.toFixed(1)}`);
-    console.log(`worst staleness (ms) over ${CYCLES} cycles: ${report}`);
+    all.sort((a, b) => a - b);
+    const at = (q: number) => all[Math.floor(q * (all.length - 1))].toFixed(1);
+    console.log(
+      `staleness over ${CYCLES} cycles (ms): median ${at(0.5)}, p99 ` +
+        `${at(0.99)}; worst by kind: ${report}`,
+    );
     const overall = Math.max(...worst.values());
     assert.ok(
       overall < WORST_STALENESS_MS,
