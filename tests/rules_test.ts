@@ -588,3 +588,15 @@ Deno.test("rules: _headers replaces --header, --cors and --cache-control values,
     }
   });
 });
+
+Deno.test("rules: with --live, a rewrite and a rule's error page get the live script", async () => {
+  await withSite(SITE, { live: true }, async ({ port }) => {
+    const rewritten = await get(port, "/articles/2024/hello.html");
+    assert.equal(rewritten.status, 200);
+    assert.ok(rewritten.text.includes("/__pws/live.js"), rewritten.text);
+    const closed = await get(port, "/shop/cart");
+    assert.equal(closed.status, 404);
+    assert.ok(closed.text.startsWith("<p>the store is closed</p>"));
+    assert.ok(closed.text.includes("/__pws/live.js"), closed.text);
+  });
+});
