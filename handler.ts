@@ -78,7 +78,10 @@ export async function handleConnection(
   const registry = ctx.registry;
   registry.connections.add(c);
   const client: RequestClient = {
-    remote: (conn.remoteAddr as Deno.NetAddr).hostname ?? "-",
+    // A Unix-socket peer has no address: "unix:", as nginx logs it.
+    remote: conn.remoteAddr.transport === "unix"
+      ? "unix:"
+      : (conn.remoteAddr as Deno.NetAddr).hostname ?? "-",
     user: undefined,
   };
   let ex: Exchange | undefined;

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import denoJson from "./deno.json" with { type: "json" };
 import {
+  afterWatcher,
   commandAvailable,
   connect,
   curlProtocolArgs,
@@ -610,6 +611,7 @@ Deno.test("a file deleted between requests is 404 on the next request", async ()
     assert.equal(before.status, 200);
     assert.equal(before.text, "here for now\n");
     await Deno.remove(`${fx.root}/temp.txt`);
+    await afterWatcher();
     const after = await fetchOne(server.port, get("/temp.txt"));
     assert.equal(after.status, 404);
     assert.equal(after.text, FIXTURE_FILES["NotFound.html"]);
@@ -1601,4 +1603,28 @@ Deno.test({
       assert.match(stderr, new RegExp(`Content-Length: ${expected.length}`));
     });
   },
+});
+
+Deno.test({
+  name: "a kept-alive response says when pws closes the idle connection " +
+    "(Keep-Alive: timeout); a closing one does not",
+  // HTTP/2 has no Keep-Alive field (RFC 9113 §8.2.2).
+  ignore: PROTOCOL === "h2",
+}, async () => {
+  await using fx = await makeFixtureTree();
+  await withServer(async (server) => {
+    const ex = await exchange(
+      server.port,
+      get("/notes.txt") +
+        "GET /notes.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" +
+        "GET /notes.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert.deepEqual(
+      ex.responses.map((r) => [r.header("keep-alive"), r.header("connection")]),
+      [["timeout=7", undefined], ["timeout=7", "keep-alive"], [
+        undefined,
+        "close",
+      ]],
+    );
+  }, { root: fx.root, config: { idleTimeoutMs: 7_900 } });
 });

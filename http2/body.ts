@@ -38,22 +38,44 @@ export const WAIT = -1;
 
 /**
  * Read-ahead buffers of one connection: at most `limit` bytes lent at
- * once, so that streams beyond it wait for one to be returned.
+ * once, so that streams beyond it wait for one to be returned. Chunks of
+ * streams stalled on their windows are taken back when another stream
+ * needs the room (see {@linkcode OutgoingBody.stalled}).
  */
 export class ReadAheadBudget {
   #lent = 0;
   #waiting: (() => void)[] = [];
+  /** How to take back each stalled stream's chunk, oldest first. */
+  #reclaimable = new Set<() => void>();
 
   constructor(readonly limit: number) {}
 
   /** Lends `bytes`, or returns false (and calls `wake` once later). */
   borrow(bytes: number, wake: () => void): boolean {
-    if (this.#lent > 0 && this.#lent + bytes > this.limit) {
+    for (const reclaim of this.#reclaimable) {
+      if (this.#fits(bytes)) break;
+      reclaim();
+    }
+    if (!this.#fits(bytes)) {
       this.#waiting.push(wake);
       return false;
     }
     this.#lent += bytes;
     return true;
+  }
+
+  /** Offers a stalled stream's chunk back: `reclaim` drops it. */
+  offer(reclaim: () => void): void {
+    this.#reclaimable.add(reclaim);
+  }
+
+  /** The chunk is no longer on offer (its stream flows, or it is gone). */
+  withdraw(reclaim: () => void): void {
+    this.#reclaimable.delete(reclaim);
+  }
+
+  #fits(bytes: number): boolean {
+    return this.#lent === 0 || this.#lent + bytes <= this.limit;
   }
 
   /** Returns `bytes` and wakes whoever waited. */
@@ -84,6 +106,10 @@ export class OutgoingBody {
   #borrowed = 0;
   /** The read-ahead buffer the chunk is a view of, to return to the pool. */
   #chunkBuffer: Uint8Array | undefined;
+  /** The file segment a read-ahead chunk came from, to rewind it. */
+  #chunkSegment: (Segment & { kind: "file" }) | undefined;
+  /** Takes the chunk back for the budget (see {@linkcode stalled}). */
+  readonly #reclaim = () => this.#rewindChunk();
   #iterator: AsyncIterator<Uint8Array> | undefined;
   #pending = false;
   #finished = false;
@@ -210,6 +236,34 @@ export class OutgoingBody {
     });
   }
 
+  /**
+   * The stream waits for its window: its read-ahead chunk stays, but on
+   * offer to the budget, which takes it back (the bytes to be read again
+   * once the window opens) when another stream needs the room. Stalled
+   * streams then cannot starve the others, and a stream whose window
+   * reopens soon, as a steady download's does, keeps its chunk.
+   */
+  stalled(): void {
+    if (this.#chunkSegment !== undefined) this.budget.offer(this.#reclaim);
+  }
+
+  /** The stream's window opened again: its chunk is its own. */
+  flowing(): void {
+    this.budget.withdraw(this.#reclaim);
+  }
+
+  #rewindChunk(): void {
+    this.budget.withdraw(this.#reclaim);
+    const segment = this.#chunkSegment;
+    if (this.#pending || this.#chunk === undefined || segment === undefined) {
+      return;
+    }
+    const unsent = this.#chunk.length - this.#chunkOffset;
+    segment.position -= unsent;
+    segment.length += unsent;
+    this.#dropChunk();
+  }
+
   #fail(err: unknown): number {
     this.#failure = err;
     this.#finished = true;
@@ -220,6 +274,8 @@ export class OutgoingBody {
   #dropChunk(): void {
     this.#chunk = undefined;
     this.#chunkOffset = 0;
+    this.#chunkSegment = undefined;
+    this.budget.withdraw(this.#reclaim);
     if (this.#chunkBuffer !== undefined) {
       if (freeChunks.length < MAX_FREE_CHUNKS) {
         freeChunks.push(this.#chunkBuffer);
@@ -258,6 +314,7 @@ export class OutgoingBody {
       else {
         this.#chunk = buffer.subarray(0, n);
         this.#chunkOffset = 0;
+        this.#chunkSegment = segment;
         segment.position += n;
         segment.length -= n;
       }

@@ -95,6 +95,19 @@ export class FrameWriter {
     return bytes;
   }
 
+  /**
+   * Drops what was written after the first `length` bytes (frames that
+   * would pass a caller's bound), keeping the buffer.
+   */
+  truncate(length: number): void {
+    if (length < 0 || length > this.#length) {
+      throw new RangeError(
+        `cannot truncate ${this.#length} bytes to ${length}`,
+      );
+    }
+    this.#length = length;
+  }
+
   /** A SETTINGS frame announcing `settings`, in order. */
   settings(settings: readonly Setting[]): this {
     for (const { id, value } of settings) {

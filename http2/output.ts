@@ -44,6 +44,9 @@ export const BATCH_BYTES = 256 * 1024;
  */
 export const MAX_QUEUED_CONTROL_BYTES = 64 * 1024;
 
+/** First size of the control queue's buffer (it doubles as needed). */
+const CONTROL_INITIAL_BYTES = 256;
+
 const freeBatches: Uint8Array[] = [];
 const MAX_FREE_BATCHES = 16;
 
@@ -78,8 +81,8 @@ export class Http2Output {
   /** Set once the socket is finished with. */
   closed = false;
 
-  #control: Uint8Array[] = [];
-  #controlBytes = 0;
+  /** Control frames not yet in a batch. */
+  #control = new FrameWriter(CONTROL_INITIAL_BYTES);
   #headers: Http2Stream[] = [];
   #running = false;
   #idle: (() => void)[] = [];
@@ -88,7 +91,7 @@ export class Http2Output {
 
   /** Bytes of control frames waiting to be written. */
   get queuedControlBytes(): number {
-    return this.#controlBytes;
+    return this.#control.length;
   }
 
   /** True when nothing is queued or being written. */
@@ -97,28 +100,23 @@ export class Http2Output {
   }
 
   /**
-   * Queues control frames. Returns false, queuing nothing, when too many
-   * wait already (the peer does not read what it asks for).
+   * Appends the control frames `write` writes to the queue. Returns
+   * false, queuing nothing, when they would pass the bound (the peer does
+   * not read what it asks for) — unless `force`: a last GOAWAY goes past.
+   *
+   * The frames are written straight into one buffer per connection, not
+   * one small buffer each: the bound then counts what memory holds.
    */
-  queueControl(frames: FrameWriter | Uint8Array): boolean {
-    let bytes = frames instanceof Uint8Array ? frames : frames.take();
-    if (this.#controlBytes + bytes.length > MAX_QUEUED_CONTROL_BYTES) {
+  queueControl(write: (w: FrameWriter) => unknown, force = false): boolean {
+    const queue = this.#control;
+    const before = queue.length;
+    write(queue);
+    if (!force && queue.length > MAX_QUEUED_CONTROL_BYTES) {
+      queue.truncate(before);
       return false;
     }
-    // A frame of a few bytes must not keep a writer's larger buffer alive:
-    // the bound counts what is queued, so queue only that.
-    if (bytes.buffer.byteLength > 2 * bytes.length) bytes = bytes.slice();
-    this.#control.push(bytes);
-    this.#controlBytes += bytes.length;
     this.#kick();
     return true;
-  }
-
-  /** Queues a last frame (GOAWAY) past the bound on control bytes. */
-  forceControl(bytes: Uint8Array): void {
-    this.#control.push(bytes);
-    this.#controlBytes += bytes.length;
-    this.#kick();
   }
 
   /** Queues `stream`'s response HEADERS (its `pendingFields`). */
@@ -132,6 +130,7 @@ export class Http2Output {
     if (stream.localClosed || !stream.headersSent || stream.queued) return;
     if (stream.fetching) return;
     stream.blockedSince = 0;
+    stream.body?.flowing();
     stream.queued = true;
     this.data.add(stream);
     this.#kick();
@@ -206,18 +205,16 @@ export class Http2Output {
     }
   }
 
-  /** Control frames first, as many whole ones as fit. */
+  /**
+   * Control frames first, all of them: at most the bound (plus a last
+   * GOAWAY) wait, which fits an empty batch. The queue's buffer goes with
+   * them, so an idle connection holds none.
+   */
   #putControl(batch: Uint8Array, length: number): number {
-    let taken = 0;
-    for (const bytes of this.#control) {
-      if (length + bytes.length > batch.length) break;
-      batch.set(bytes, length);
-      length += bytes.length;
-      this.#controlBytes -= bytes.length;
-      taken++;
-    }
-    if (taken > 0) this.#control.splice(0, taken);
-    return length;
+    if (this.#control.length === 0) return length;
+    const bytes = this.#control.take();
+    batch.set(bytes, length);
+    return length + bytes.length;
   }
 
   /** Response HEADERS, in the order responses were queued. */
@@ -320,6 +317,7 @@ export class Http2Output {
         }
         this.withdraw(stream);
         stream.blockedSince = now;
+        body.stalled();
         this.host.deadlineChanged();
         continue;
       }

@@ -17,7 +17,6 @@ import {
   ErrorCode,
   type HeadersFrame,
 } from "./frame.ts";
-import { FrameWriter } from "./frame_writer.ts";
 import { isSelfDependent } from "./frame_payload.ts";
 import type { DecodeResult } from "./hpack/decoder.ts";
 import { type BlockStart, PendingFieldBlock } from "./field_block.ts";
@@ -28,6 +27,7 @@ import {
   updatedPriority,
 } from "./priority.ts";
 import { OutgoingBody } from "./body.ts";
+import { StartQueue } from "./turn_budget.ts";
 import { Http2Stream, StreamClosed } from "./stream.ts";
 import { Http2Sink, type StreamOutput } from "./writer.ts";
 import { errorReply } from "../response/respond.ts";
@@ -71,7 +71,8 @@ export class StreamRequests {
   pendingBlock: PendingFieldBlock | undefined;
   /** Streams opened on this connection. */
   opened = 0;
-  #busy = 0;
+  /** Responders waiting for their turn to start. */
+  readonly starts = new StartQueue();
   #recentlyClosed = new Map<number, ClosedHow>();
   #earlyPriorities = new Map<number, string>();
 
@@ -178,6 +179,12 @@ export class StreamRequests {
       return this.#answer(opened, verdict.status);
     }
     opened.head = verdict.head;
+    // The request line HTTP/1.1 would have read ("GET /x HTTP/1.1") has
+    // the same bound, so that both protocols answer a target alike.
+    const line = verdict.head.method.length + verdict.head.target.length + 10;
+    if (line > config.headLimits.maxRequestLineBytes) {
+      return this.#answer(opened, 414);
+    }
     // :authority (or Host) must name a valid host, as Host does in HTTP/1.1.
     if (checkHost(verdict.head) !== undefined) return this.#answer(opened, 400);
     opened.expectedLength = verdict.contentLength;
@@ -227,6 +234,11 @@ export class StreamRequests {
     const session = this.session;
     const id = frame.streamId;
     const stream = this.#openStream(id);
+    // Charged before any early return: an empty frame, or any frame on a
+    // stream that is over, moves no request forward (CVE-2019-9518).
+    const useless = stream === undefined || stream.remoteClosed ||
+      (frame.data.length === 0 && !frame.endStream);
+    if (useless && !session.spendCheap(now)) return;
     if (stream === undefined) {
       if (id > session.lastPeerStreamId) {
         return session.fail(ErrorCode.PROTOCOL_ERROR, "DATA on an idle stream");
@@ -237,9 +249,6 @@ export class StreamRequests {
     if (stream.remoteClosed) {
       return this.resetStream(id, ErrorCode.STREAM_CLOSED);
     }
-    if (
-      frame.data.length === 0 && !frame.endStream && !session.spendCheap(now)
-    ) return;
     stream.receivedBytes += frame.data.length;
     if (
       stream.expectedLength !== undefined &&
@@ -252,7 +261,7 @@ export class StreamRequests {
       if (!stream.busy && stream.status === 0) this.#answer(stream, 413);
     } else if (!frame.endStream && frame.length > 0) {
       // Let the rest of an acceptable body come.
-      session.control(new FrameWriter().windowUpdate(id, frame.length));
+      session.control((w) => w.windowUpdate(id, frame.length));
     }
     if (frame.endStream) this.#requestComplete(stream);
   }
@@ -279,7 +288,7 @@ export class StreamRequests {
     if (stream === undefined) {
       if (id > session.lastPeerStreamId) {
         session.fail(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on an idle stream");
-      }
+      } else session.spendCheap(now);
       return;
     }
     // Opening streams only to cancel them is the rapid-reset attack.
@@ -295,7 +304,7 @@ export class StreamRequests {
   /** Resets a stream (ours to decide): RST_STREAM, and its output stops. */
   resetStream(id: number, code: number): void {
     const session = this.session;
-    session.control(new FrameWriter().rstStream(id, code));
+    session.control((w) => w.rstStream(id, code));
     const stream = session.streams.get(id);
     if (stream === undefined) this.#remember(id, "reset-by-us");
     else this.#close(stream, "reset-by-us");
@@ -337,9 +346,7 @@ export class StreamRequests {
     stream.sent();
     if (!stream.remoteClosed) {
       // Answered before the request ended (413, 408): stop its upload.
-      this.session.control(
-        new FrameWriter().rstStream(stream.id, ErrorCode.NO_ERROR),
-      );
+      this.session.control((w) => w.rstStream(stream.id, ErrorCode.NO_ERROR));
       stream.reset = true;
       this.#remember(stream.id, "reset-by-us");
     } else this.#remember(stream.id, "ended");
@@ -357,15 +364,35 @@ export class StreamRequests {
     this.#run(stream, (sink) => sink.send(errorReply(ctx, status)));
   }
 
-  /** Runs a responder task for `stream`, counted until it settles. */
+  /**
+   * Runs a responder task for `stream`, counted until it settles. It
+   * starts from the {@linkcode StartQueue}: not while this read's frames
+   * are handled, and not at all if the stream is over by then.
+   */
   #run(
     stream: Http2Stream,
     work: (sink: ReplySink, client: StreamClient) => Promise<void>,
   ): void {
-    const session = this.session;
     stream.busy = true;
-    this.#busy++;
+    this.starts.push(
+      () => this.#start(stream, work),
+      () => stream.priority.urgency,
+    );
+    this.session.deadlineChanged();
+  }
+
+  /** Starts the responder; false when the stream ended while it waited. */
+  #start(
+    stream: Http2Stream,
+    work: (sink: ReplySink, client: StreamClient) => Promise<void>,
+  ): boolean {
+    const session = this.session;
     const client: StreamClient = { remote: session.remote, user: undefined };
+    if (stream.reset || stream.localClosed || session.ending) {
+      stream.busy = false;
+      this.#forgetIfClosed(stream);
+      return false;
+    }
     const sink = new Http2Sink(
       this.#outputOf(stream),
       stream.head?.method === "HEAD",
@@ -384,13 +411,13 @@ export class StreamRequests {
         }
       } finally {
         stream.busy = false;
-        this.#busy--;
+        this.starts.finished();
         this.#log(stream, client);
         this.#forgetIfClosed(stream);
       }
     })();
     session.track(task);
-    session.deadlineChanged();
+    return true;
   }
 
   #outputOf(stream: Http2Stream): StreamOutput {

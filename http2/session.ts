@@ -28,6 +28,7 @@ import { Http2Output, type OutputHost } from "./output.ts";
 import { ReadAheadBudget } from "./body.ts";
 import { TokenBucket } from "./budget.ts";
 import { Http2Stream } from "./stream.ts";
+import { FIELD_BLOCK_WORK, nextTurn, SLICE_WORK } from "./turn_budget.ts";
 import {
   MAX_CONCURRENT_STREAMS,
   type Responder,
@@ -102,17 +103,19 @@ export class Http2Session implements OutputHost {
       drain: () => this.goAway(ErrorCode.NO_ERROR, "server shutting down"),
     };
     c.awaitingRequest = false;
-    this.output.queueControl(
-      new FrameWriter().settings([
+    this.output.queueControl((w) =>
+      w.settings([
         { id: SettingId.MAX_CONCURRENT_STREAMS, value: MAX_CONCURRENT_STREAMS },
         {
           id: SettingId.MAX_HEADER_LIST_SIZE,
           value: c.config.headLimits.maxHeadBytes,
         },
         { id: SettingId.NO_RFC7540_PRIORITIES, value: 1 },
-      ]),
+      ])
     );
-    if (c.end > c.start) this.#ingest(c.buffer.subarray(c.start, c.end));
+    if (c.end > c.start) {
+      await this.#ingest(c.buffer.subarray(c.start, c.end));
+    }
     c.start = c.end = 0;
     while (!this.ending) {
       this.deadlineChanged();
@@ -123,19 +126,34 @@ export class Http2Session implements OutputHost {
         n = null;
       }
       if (n === null) break;
-      this.#ingest(c.buffer.subarray(0, n));
+      await this.#ingest(c.buffer.subarray(0, n));
     }
     await this.#end();
   }
 
-  /** Feeds bytes to the frame reader and handles every event. */
-  #ingest(bytes: Uint8Array): void {
+  /**
+   * Feeds bytes to the frame reader and handles every event, in slices
+   * between which other connections run (see turn_budget.ts). The bytes
+   * stay untouched meanwhile: the next read waits for this one.
+   */
+  async #ingest(bytes: Uint8Array): Promise<void> {
     this.reader.push(bytes);
+    const starts = this.requests.starts;
+    let work = SLICE_WORK;
     for (let event = this.reader.next(); event; event = this.reader.next()) {
       if (this.ending) return;
       if (event.kind === "error") this.frameError(event.error);
-      else this.#frame(event.frame);
+      else {
+        work -= event.frame.type === FrameType.HEADERS ? FIELD_BLOCK_WORK : 1;
+        this.#frame(event.frame);
+      }
+      if (work <= 0) {
+        starts.startSome();
+        await nextTurn();
+        work = SLICE_WORK;
+      }
     }
+    starts.startSome();
   }
 
   /** A violation: the stream is reset, or the connection ends. */
@@ -159,14 +177,14 @@ export class Http2Session implements OutputHost {
         if (frame.ack) return;
         if (!this.spendCheap(now)) return;
         for (const { id, value } of frame.settings) this.#setting(id, value);
-        if (!this.ending) this.control(new FrameWriter().settingsAck());
+        if (!this.ending) this.control((w) => w.settingsAck());
         return;
       case FrameType.PING:
         if (!this.spendCheap(now) || frame.ack) return;
-        this.control(new FrameWriter().ping(frame.data, true));
+        this.control((w) => w.ping(frame.data, true));
         return;
       case FrameType.WINDOW_UPDATE:
-        return this.#windowUpdate(frame.streamId, frame.increment);
+        return this.#windowUpdate(frame.streamId, frame.increment, now);
       case FrameType.RST_STREAM:
         return this.requests.peerReset(frame.streamId, now);
       case FrameType.PRIORITY:
@@ -218,7 +236,7 @@ export class Http2Session implements OutputHost {
     }
   }
 
-  #windowUpdate(streamId: number, increment: number): void {
+  #windowUpdate(streamId: number, increment: number, now: number): void {
     if (streamId === 0) {
       this.output.connectionWindow += increment;
       if (this.output.connectionWindow > MAX_WINDOW_SIZE) {
@@ -234,9 +252,11 @@ export class Http2Session implements OutputHost {
     if (stream === undefined) {
       if (streamId > this.lastPeerStreamId) {
         this.fail(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream");
-      }
+      } else this.spendCheap(now);
       return;
     }
+    // A window for a stream with nothing more to send moves nothing.
+    if (stream.localClosed && !this.spendCheap(now)) return;
     stream.sendWindow += increment;
     if (stream.sendWindow > MAX_WINDOW_SIZE) {
       return this.requests.resetStream(
@@ -251,9 +271,8 @@ export class Http2Session implements OutputHost {
   #received(length: number): void {
     this.#receivedUnacknowledged += length;
     if (this.#receivedUnacknowledged >= WINDOW_UPDATE_THRESHOLD) {
-      this.control(
-        new FrameWriter().windowUpdate(0, this.#receivedUnacknowledged),
-      );
+      const increment = this.#receivedUnacknowledged;
+      this.control((w) => w.windowUpdate(0, increment));
       this.#receivedUnacknowledged = 0;
     }
   }
@@ -266,9 +285,9 @@ export class Http2Session implements OutputHost {
   }
 
   /** Queues control frames; a peer that does not read them is cut. */
-  control(frames: FrameWriter): void {
+  control(write: (w: FrameWriter) => unknown): void {
     if (this.ending) return;
-    if (!this.output.queueControl(frames)) {
+    if (!this.output.queueControl(write)) {
       this.fail(ErrorCode.ENHANCE_YOUR_CALM, "control frames not read");
     }
   }
@@ -283,12 +302,9 @@ export class Http2Session implements OutputHost {
       this.goawaySent = true;
       this.goawayLastId = this.lastPeerStreamId;
       if (reason !== "") {
-        this.output.queueControl(
-          new FrameWriter().goaway(
-            this.goawayLastId,
-            code,
-            new TextEncoder().encode(reason),
-          ),
+        const lastId = this.goawayLastId;
+        this.output.queueControl((w) =>
+          w.goaway(lastId, code, new TextEncoder().encode(reason))
         );
       }
     }
@@ -301,15 +317,10 @@ export class Http2Session implements OutputHost {
     this.goawaySent = true;
     this.goawayLastId = this.lastPeerStreamId;
     // Past the control bound if need be: it is the last frame.
-    this.output.queueControl(
-      new FrameWriter().goaway(
-        this.lastPeerStreamId,
-        code,
-        new TextEncoder().encode(reason),
-      ).take(),
-    ) || this.output.forceControl(
-      new FrameWriter().goaway(this.lastPeerStreamId, code).take(),
-    );
+    const lastId = this.lastPeerStreamId;
+    this.output.queueControl((w) =>
+      w.goaway(lastId, code, new TextEncoder().encode(reason))
+    ) || this.output.queueControl((w) => w.goaway(lastId, code), true);
     this.#stop();
   }
 

@@ -31,6 +31,7 @@ import {
 } from "./listeners.ts";
 import { TlsFailureLog } from "./tls_failures.ts";
 import { rulesSubscriber, SiteRulesWatcher } from "../rules/load.ts";
+import { removeUnixSocket, type UnixSocket } from "./unix_socket.ts";
 
 export { StartupError, type TlsPair };
 
@@ -80,6 +81,11 @@ export interface StartOptions {
   reusePort?: boolean;
   /** Serve HTTPS with this certificate and key. */
   tls?: TlsPair;
+  /**
+   * Serve on this bound Unix socket (`--unix`) instead of `hostname` and
+   * `port`; the server removes its file when it stops.
+   */
+  unixSocket?: UnixSocket;
 }
 
 /** Formats `http://host:port/` (or `https://`), bracketing IPv6 addresses. */
@@ -144,8 +150,11 @@ export function startServer(options: StartOptions): RunningServer {
     tls: options.tls,
     alpnProtocols: config.http2 ? ["h2", "http/1.1"] : ["http/1.1"],
   };
-  const listener = openListener(spec);
-  const addr = listener.addr as Deno.NetAddr;
+  const unix = options.unixSocket;
+  const listener = unix?.listener ?? openListener(spec);
+  const addr: Deno.NetAddr = unix === undefined
+    ? listener.addr as Deno.NetAddr
+    : { transport: "tcp", hostname: "unix", port: 0 };
   const secure = options.tls !== undefined;
   const registry = new ConnectionRegistry();
   const replay = new ReplayCache(config.replayEntries);
@@ -250,7 +259,7 @@ export function startServer(options: StartOptions): RunningServer {
       return;
     }
     try {
-      (conn as Deno.TcpConn).setNoDelay(true);
+      if (unix === undefined) (conn as Deno.TcpConn).setNoDelay(true);
     } catch {
       // the peer may already be gone
     }
@@ -264,12 +273,15 @@ export function startServer(options: StartOptions): RunningServer {
   const stopAccepting = async () => {
     accepting = false;
     await acceptLoop.stop();
+    if (unix !== undefined) removeUnixSocket(unix);
   };
 
   return {
     hostname: addr.hostname,
     port: addr.port,
-    url: formatUrl(addr.hostname, addr.port, secure ? "https" : "http"),
+    url: unix !== undefined
+      ? `unix:${unix.path}`
+      : formatUrl(addr.hostname, addr.port, secure ? "https" : "http"),
     secure,
     reloadTls(pair: TlsPair) {
       if (!secure) throw new StartupError("this server does not use TLS");
