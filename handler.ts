@@ -2,8 +2,8 @@
  * One client connection: read request heads, decide, write responses,
  * until the connection ends. The request path reads as one list in
  * {@linkcode respond}: password (`--auth`) → method → target → OPTIONS/CORS
- * → lookup (dotfiles, clean URLs, SPA fallback) → redirect, listing, error
- * or file. Decisions are delegated to the pure modules under `http/`,
+ * → lookup (dotfiles, clean URLs) → the site's `_redirects` → SPA fallback
+ * → redirect, listing, error or file (with the site's `_headers`). Decisions are delegated to the pure modules under `http/`,
  * `files/` and `auth/`.
  *
  * @module
@@ -52,6 +52,8 @@ import type { ReplayEntry } from "./http1/replay.ts";
 import { currentHttpSecond } from "./http/response.ts";
 import { authenticatorFor, refusalReply } from "./auth/authenticator.ts";
 import { serveHttp2 } from "./http2/session.ts";
+import { answerRule, fileExists, isRulesFile } from "./rules/route.ts";
+import { RuleFieldsSink } from "./rules/sink.ts";
 import { isForeignRequestLine, matchPreface } from "./http2/preface.ts";
 import { isLivePath, liveReply } from "./live/routes.ts";
 import { HTTP10, HTTP11 } from "./metrics/counters.ts";
@@ -364,8 +366,10 @@ async function discardChunkedBody(c: Connection): Promise<number> {
  * protocol (`sink` writes it). The steps, in order: credentials (with
  * `--auth`: before anything that depends on the method, the path or the
  * files, so that a client without them learns nothing; CORS preflights
- * excepted), method, target, OPTIONS (with CORS preflight), file lookup
- * (with the SPA fallback), then redirect, listing, error or file.
+ * excepted), method, target, OPTIONS (with CORS preflight), file lookup,
+ * the site's `_redirects` (which see whether a file exists), the SPA
+ * fallback, then redirect, listing, error or file. The site's `_headers`
+ * fields for the requested path go on whatever is answered.
  */
 async function respond(
   ctx: ServerContext,
@@ -405,6 +409,8 @@ async function respond(
     const path = "/" + target.segments.join("/");
     return sink.send(liveReply(ctx, ctx.live, head, path, sink.canStream));
   }
+  // The rules files are not files of the site, with rules or without.
+  if (isRulesFile(target.segments)) return sink.send(errorReply(ctx, 404));
 
   const cache = ctx.fileCache;
   let found = lookupFile(
@@ -414,6 +420,18 @@ async function respond(
     cache,
     ctx.stats,
   );
+  const rules = ctx.siteRules?.current;
+  if (rules !== undefined) {
+    const fields = rules.fieldsFor(target);
+    if (fields !== undefined) sink = new RuleFieldsSink(sink, fields);
+    const decision = rules.redirectFor(
+      target,
+      () => fileExists(ctx, target, found),
+    );
+    if (decision !== undefined) {
+      return answerRule(ctx, head, sink, decision);
+    }
+  }
   let fallback = false;
   if (
     found.kind === "error" && found.status === 404 && config.spa &&

@@ -12,6 +12,7 @@ import { parseCommandLine, USAGE } from "./server/cli.ts";
 import { VERSION } from "./server/config.ts";
 import {
   formatUrl,
+  resolveRoot,
   type RunningServer,
   type StartOptions,
   startServer,
@@ -36,6 +37,7 @@ import {
   watchCertificateFiles,
 } from "./server/https.ts";
 import { cleartextAuthWarning, loadAuthUsers } from "./auth/load.ts";
+import { loadSiteRules } from "./rules/load.ts";
 
 /** The addresses a person on this machine or network can click. */
 function clickableUrls(
@@ -88,6 +90,8 @@ export async function main(args: string[]): Promise<number> {
     }
     config.auth = { users: loaded.users };
   }
+  const rules = checkSiteRules(root, config.hstsSeconds !== undefined);
+  if (typeof rules === "number") return rules;
   let prepared: PreparedTls | undefined;
   if (tls !== undefined) {
     const result = await prepareTls(tls);
@@ -172,6 +176,7 @@ export async function main(args: string[]): Promise<number> {
   }
   if (endpoint !== undefined) say(`  Metrics: ${endpoint.url} (and /health)`);
   for (const line of prepared?.banner ?? []) say(line);
+  if (rules !== undefined) say(`  Rules:   ${rules}`);
   // A Unix socket is reached from this machine only.
   const cleartext = config.auth === undefined || cli.options.unix !== undefined
     ? undefined
@@ -221,6 +226,32 @@ function startMetricsPage(
       });
     },
   });
+}
+
+/**
+ * Reads the site's `_redirects` and `_headers` once before serving: an
+ * error in them stops pws with exit code 2 (a site served with half its
+ * rules would mislead), warnings are printed. Returns the summary for
+ * the banner, undefined without rules files, or the exit code. A root
+ * that does not resolve is left for startServer to report.
+ */
+function checkSiteRules(
+  root: string,
+  hsts: boolean,
+): string | number | undefined {
+  let rootReal: string;
+  try {
+    rootReal = resolveRoot(root);
+  } catch {
+    return undefined;
+  }
+  const loaded = loadSiteRules(rootReal, { hsts });
+  for (const error of loaded.errors) console.error(`pws: ${error}`);
+  if (loaded.errors.length > 0) return 2;
+  for (const warning of loaded.warnings) {
+    console.error(`pws: warning: ${warning}`);
+  }
+  return loaded.rules?.summary;
 }
 
 /**

@@ -83,6 +83,14 @@ export class ReplayCache {
     return this.#entries.size;
   }
 
+  /**
+   * Forgets every entry: their answers rested on rules (a site's
+   * `_redirects` and `_headers`) that just changed.
+   */
+  clear(): void {
+    this.#entries.clear();
+  }
+
   /** The entry for the head `buf[start..end)`, if it was seen before. */
   find(buf: Uint8Array, start: number, end: number): ReplayEntry | undefined {
     if (end - start > this.maxHeadBytes || this.#entries.size === 0) {

@@ -21,6 +21,7 @@ import {
   wantsJson,
 } from "../files/listing.ts";
 import { encodeInSlices, sortInSlices } from "../files/slices.ts";
+import { isRulesFile } from "../rules/names.ts";
 import {
   closeQuietly,
   openVerified,
@@ -64,6 +65,8 @@ export async function listingReply(
       if (policy.dotfiles !== "allow" && entry.name.charCodeAt(0) === 46) {
         continue;
       }
+      // The root's _redirects and _headers are not files of the site.
+      if (dirPath === policy.rootReal && isRulesFile([entry.name])) continue;
       // A huge directory must not hold the event loop: yield now and then.
       if (++read % ENTRIES_PER_SLICE === 0) {
         await new Promise((resolve) => setTimeout(resolve, 0));

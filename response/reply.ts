@@ -16,6 +16,7 @@ import type { StatCache } from "../files/stat_cache.ts";
 import type { LiveHub } from "../live/hub.ts";
 import type { ResponseHeaders } from "../http/response.ts";
 import { asciiLower, splitList } from "../http/scan.ts";
+import type { SiteRules } from "../rules/site_rules.ts";
 
 /** What the responders need of the server. */
 export interface ResponderContext {
@@ -26,6 +27,11 @@ export interface ResponderContext {
   handles: FileHandlePool;
   /** `stat` of paths under the root, kept while the watcher vouches. */
   stats: StatCache;
+  /**
+   * The site's `_redirects` and `_headers` in force (reloaded when they
+   * change); absent, or `current` undefined, when the site has none.
+   */
+  siteRules?: { readonly current: SiteRules | undefined };
   /** Live reload's event streams (`--live` only). */
   live?: LiveHub;
 }
@@ -110,6 +116,32 @@ export const SLOT_NOT_MODIFIED = 1;
 export const SLOT_SIDECAR = 2;
 /** Number of slots. */
 export const REUSE_SLOTS = 3;
+
+/**
+ * Fields pws manages itself, and why: framing, validators, negotiation and
+ * where redirects lead. Neither `--header` (server/cli.ts) nor a site's
+ * `_headers` (rules/) may set them, so that a response never carries two
+ * values that contradict. Other fields pws sets (`Cache-Control`, the
+ * CORS fields, `Vary`) are replaced by such a value, or for `Vary` merged
+ * with it: see {@linkcode addExtraFields}.
+ */
+export const MANAGED_FIELDS: ReadonlyMap<string, string> = new Map([
+  ["content-length", "pws sets it itself"],
+  ["transfer-encoding", "pws sets it itself"],
+  ["connection", "pws sets it itself"],
+  ["keep-alive", "pws sets it itself"],
+  ["upgrade", "pws sets it itself"],
+  ["trailer", "pws sets it itself"],
+  ["content-encoding", "pws negotiates it (--no-compression turns it off)"],
+  ["content-range", "pws sets it itself"],
+  ["content-type", "pws sets it itself from the file name"],
+  ["etag", "pws sets it itself"],
+  ["last-modified", "pws sets it itself"],
+  ["date", "pws sets it itself"],
+  ["server", "pws sets it itself"],
+  ["location", "pws sets it itself"],
+  ["accept-ranges", "pws serves byte ranges itself"],
+]);
 
 /** Response fields that let scripts on other origins read ranges and tags. */
 const CORS_EXPOSED = "ETag, Content-Range, Accept-Ranges, Content-Encoding";

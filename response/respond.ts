@@ -14,6 +14,7 @@ import { builtInErrorPage } from "../files/error_page.ts";
 import { compressBytes, MIN_COMPRESS_BYTES } from "../files/compress.ts";
 import { stampOf } from "../files/cache.ts";
 import { closeQuietly, openVerified, readFullyAt } from "../files/open.ts";
+import { contentTypeFor } from "../files/media_type.ts";
 import {
   baseFields,
   type Reply,
@@ -25,12 +26,17 @@ import {
 export const HTML_TYPE = "text/html; charset=utf-8";
 /** The site's own page for 404, at the root. */
 export const NOT_FOUND_PAGE = "NotFound.html";
-/** Largest NotFound.html used; a larger one gets the built-in page. */
-const MAX_NOT_FOUND_BYTES = 1024 * 1024;
+/**
+ * The 404 page Netlify and Cloudflare Pages use, at the root: used when
+ * NotFound.html (pws's own name, which stays first) is absent.
+ */
+export const HOSTS_NOT_FOUND_PAGE = "404.html";
+/** Largest page file used as an error page; a larger one is not used. */
+const MAX_PAGE_BYTES = 1024 * 1024;
 
 /**
- * An error status with its HTML page (the site's NotFound.html for 404).
- * Error replies never carry a file's validators.
+ * An error status with its HTML page (for 404 the site's NotFound.html,
+ * else its 404.html). Error replies never carry a file's validators.
  */
 export function errorReply(
   ctx: ResponderContext,
@@ -46,38 +52,66 @@ export function errorReply(
   return { status, fields, content: { kind: "bytes", bytes: body } };
 }
 
-/**
- * The root's NotFound.html when it opens as a small regular file inside
- * the root (verified like any served file, and cached like one), else
- * the built-in page.
- */
+/** The root's NotFound.html or 404.html, else the built-in page. */
 function notFoundPage(ctx: ResponderContext): Uint8Array {
+  const { rootReal } = ctx.config;
+  return readSmallPage(ctx, rootReal + "/" + NOT_FOUND_PAGE) ??
+    readSmallPage(ctx, rootReal + "/" + HOSTS_NOT_FOUND_PAGE) ??
+    builtInErrorPage(404);
+}
+
+/**
+ * A page of the site with an error status (a `_redirects` rule such as
+ * `/shop/* /closed.html 404`): the file's bytes and media type, without
+ * its validators, since they describe the 200 of another URL. Undefined
+ * when the file does not open as a small regular file inside the root.
+ */
+export function pageReply(
+  ctx: ResponderContext,
+  status: number,
+  path: string,
+): Reply | undefined {
+  let bytes = readSmallPage(ctx, path);
+  if (bytes === undefined) return undefined;
+  const type = contentTypeFor(path);
+  // Under --live an HTML page gets the script, like the 404 page.
+  if (ctx.live !== undefined && type.startsWith("text/html")) {
+    bytes = injectLiveScript(bytes);
+  }
+  const fields = baseFields(ctx.config);
+  fields.push(["Content-Type", type]);
+  return { status, fields, content: { kind: "bytes", bytes } };
+}
+
+/**
+ * The bytes of the file at `path` when it opens as a small regular file
+ * inside the root (verified like any served file, and cached like one).
+ */
+function readSmallPage(
+  ctx: ResponderContext,
+  path: string,
+): Uint8Array | undefined {
   const { rootReal, lookup } = ctx.config;
-  const path = rootReal + "/" + NOT_FOUND_PAGE;
   let info: Deno.FileInfo;
   try {
     info = ctx.stats.stat(path);
   } catch {
-    return builtInErrorPage(404);
+    return undefined;
   }
-  if (!info.isFile || info.size > MAX_NOT_FOUND_BYTES) {
-    return builtInErrorPage(404);
-  }
+  if (!info.isFile || info.size > MAX_PAGE_BYTES) return undefined;
   const hit = ctx.fileCache.get(path, stampOf(info))?.body;
   if (hit !== undefined) return hit;
   const opened = openVerified(path, { rootReal, dotfiles: lookup.dotfiles });
-  if (typeof opened === "number") return builtInErrorPage(404);
+  if (typeof opened === "number") return undefined;
   try {
     const size = opened.stamp.size;
-    if (size > MAX_NOT_FOUND_BYTES) return builtInErrorPage(404);
+    if (size > MAX_PAGE_BYTES) return undefined;
     const bytes = new Uint8Array(size);
-    if (readFullyAt(opened.fd, bytes, 0) !== size) {
-      return builtInErrorPage(404);
-    }
+    if (readFullyAt(opened.fd, bytes, 0) !== size) return undefined;
     ctx.fileCache.set(path, opened.stamp, bytes);
     return bytes;
   } catch {
-    return builtInErrorPage(404);
+    return undefined;
   } finally {
     closeQuietly(opened.fd);
   }
@@ -101,14 +135,21 @@ export function emptyReply(
   };
 }
 
-/** A 301 to a path on this server. */
-export function redirectReply(ctx: ResponderContext, location: string): Reply {
+/**
+ * A redirect (301 unless `status` says otherwise) to `location`: a path
+ * on this server, or a URL a site's `_redirects` names.
+ */
+export function redirectReply(
+  ctx: ResponderContext,
+  location: string,
+  status = 301,
+): Reply {
   const fields = baseFields(ctx.config);
   fields.push(["Location", location], ["Content-Type", HTML_TYPE]);
   return {
-    status: 301,
+    status,
     fields,
-    content: { kind: "bytes", bytes: builtInErrorPage(301) },
+    content: { kind: "bytes", bytes: builtInErrorPage(status) },
   };
 }
 

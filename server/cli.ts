@@ -13,6 +13,7 @@ import type { ConfigOverrides } from "./config.ts";
 import type { AuthSources } from "../auth/load.ts";
 import { hasControl } from "../auth/basic.ts";
 import { type ListenAddress, parseListenAddress } from "../metrics/address.ts";
+import { MANAGED_FIELDS } from "../response/reply.ts";
 
 /** Options the command line sets. */
 export interface CliOptions {
@@ -479,30 +480,16 @@ export function parseCount(text: string): number | undefined {
 }
 
 /**
- * Fields a `--header` may not set, and why: pws owns framing, validators
- * and negotiation, and a field with a flag of its own is set there, so
- * that a response never carries two values that contradict. Other fields
- * pws also sets (`Access-Control-*`, `Vary`) are replaced (or, for
- * `Vary`, merged) by the `--header` value: see response/reply.ts.
+ * Why a `--header` may not set a field, if it may not: pws manages it
+ * (response/reply.ts), or it has a flag of its own. Other fields pws also
+ * sets (`Access-Control-*`, `Vary`) are replaced (or, for `Vary`, merged)
+ * by the `--header` value: see response/reply.ts.
  */
-const RESERVED_HEADERS: ReadonlyMap<string, string> = new Map([
-  ["content-length", "pws sets it itself"],
-  ["transfer-encoding", "pws sets it itself"],
-  ["connection", "pws sets it itself"],
-  ["keep-alive", "pws sets it itself"],
-  ["upgrade", "pws sets it itself"],
-  ["trailer", "pws sets it itself"],
-  ["content-encoding", "pws negotiates it (--no-compression turns it off)"],
-  ["content-range", "pws sets it itself"],
-  ["content-type", "pws sets it itself from the file name"],
-  ["etag", "pws sets it itself"],
-  ["last-modified", "pws sets it itself"],
-  ["date", "pws sets it itself"],
-  ["server", "pws sets it itself"],
-  ["location", "pws sets it itself"],
-  ["accept-ranges", "pws serves byte ranges itself"],
-  ["cache-control", "use --cache-control"],
-]);
+function reservedReason(lowerName: string): string | undefined {
+  return lowerName === "cache-control"
+    ? "use --cache-control"
+    : MANAGED_FIELDS.get(lowerName);
+}
 
 /**
  * Parses `--header "Name: value"`. Returns the field, or a message saying
@@ -521,7 +508,7 @@ export function parseHeaderFlag(text: string): [string, string] | string {
   if (!isFieldValue(value)) {
     return `invalid --header value for ${name}: control characters are not allowed`;
   }
-  const reserved = RESERVED_HEADERS.get(name.toLowerCase());
+  const reserved = reservedReason(name.toLowerCase());
   if (reserved !== undefined) {
     return `--header cannot set ${name}: ${reserved}`;
   }

@@ -83,6 +83,11 @@ export interface ServerConfig {
   http2: boolean;
   /** Header fields added to file responses (`--header`). */
   extraHeaders: [string, string][];
+  /**
+   * Report reloads of the site's `_redirects` and `_headers` (and their
+   * errors) on stderr: the main thread's server does, workers stay quiet.
+   */
+  reportRules: boolean;
   /** Access log format; "off" for none. */
   logFormat: LogFormat;
   /** Colour the text log (stdout is a terminal). */
@@ -138,6 +143,7 @@ export function defaultConfig(rootReal: string): ServerConfig {
     liveIgnore: [],
     liveInstance: "",
     extraHeaders: [],
+    reportRules: true,
     logFormat: "off",
     logColor: false,
     metrics: false,

@@ -30,6 +30,7 @@ import {
   type TlsPair,
 } from "./listeners.ts";
 import { TlsFailureLog } from "./tls_failures.ts";
+import { rulesSubscriber, SiteRulesWatcher } from "../rules/load.ts";
 import { removeUnixSocket, type UnixSocket } from "./unix_socket.ts";
 import {
   emptySnapshot,
@@ -168,6 +169,7 @@ export function startServer(options: StartOptions): RunningServer {
     : { transport: "tcp", hostname: "unix", port: 0 };
   const secure = options.tls !== undefined;
   const registry = new ConnectionRegistry();
+  const replay = new ReplayCache(config.replayEntries);
   // Live reload watches even with --no-watch; only the caches then ignore it.
   const watcher = config.watch || config.live
     ? RootWatcher.start(config.rootReal)
@@ -183,9 +185,21 @@ export function startServer(options: StartOptions): RunningServer {
       config.liveInstance || crypto.randomUUID(),
     )
     : undefined;
+  // The site's _redirects and _headers: loaded here (main.ts has already
+  // refused to start on errors), after the watcher started so that no
+  // change in between goes unseen, then reloaded when they change.
+  const siteRules = new SiteRulesWatcher(
+    config.rootReal,
+    { hsts: config.hstsSeconds !== undefined },
+    config.reportRules ? (line) => console.error(`pws: ${line}`) : undefined,
+    // Replayed answers were decided under the old rules.
+    () => replay.clear(),
+  );
   if (watcher !== undefined) {
     if (config.watch) watcher.subscribe(stats);
     if (live !== undefined) watcher.subscribe(live);
+    siteRules.watched = watcher.healthy;
+    watcher.subscribe(rulesSubscriber(siteRules));
     const consequence = (config.live ? "live reload sees no changes; " : "") +
       "files are checked with stat on every request";
     if (!watcher.healthy) {
@@ -212,10 +226,11 @@ export function startServer(options: StartOptions): RunningServer {
       config.fileCacheBytes,
       config.fileCacheMaxFileBytes,
     ),
-    replay: new ReplayCache(config.replayEntries),
+    replay,
     handles: new FileHandlePool(),
     stats,
     live,
+    siteRules,
     tlsFailures: secure ? new TlsFailureLog() : undefined,
     metrics: config.metrics ? new RequestMetrics() : undefined,
     accessLog: config.logFormat === "off" ? undefined : new AccessLog(
@@ -242,6 +257,9 @@ export function startServer(options: StartOptions): RunningServer {
   const sweeper = setInterval(() => {
     registry.sweep();
     ctx.handles.closeUnused();
+    // Without a watcher: two stats at most once a second (the check
+    // keeps its own pace).
+    siteRules.check();
   }, tick);
 
   const onConnection = (conn: Deno.Conn) => {
@@ -297,6 +315,7 @@ export function startServer(options: StartOptions): RunningServer {
       await Promise.allSettled([...tasks]);
       clearInterval(sweeper);
       watcher?.close();
+      siteRules.close();
       ctx.handles.closeAll();
       ctx.tlsFailures?.close();
       await ctx.accessLog?.flushed();
@@ -316,6 +335,7 @@ export function startServer(options: StartOptions): RunningServer {
       await Promise.allSettled([...tasks]);
       clearInterval(sweeper);
       watcher?.close();
+      siteRules.close();
       ctx.handles.closeAll();
       ctx.tlsFailures?.close();
       await ctx.accessLog?.flushed();

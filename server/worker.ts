@@ -110,7 +110,12 @@ if (parentPort) {
       case "start":
         try {
           await holdLockForLife();
-          server = startServer({ ...message.options, reusePort: true });
+          server = startServer({
+            ...message.options,
+            reusePort: true,
+            // The main thread reports rules reloads, once for all.
+            config: { ...message.options.config, reportRules: false },
+          });
           send({ kind: "ready" });
         } catch (err) {
           send({
