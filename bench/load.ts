@@ -1,15 +1,20 @@
 /**
- * The client side of the benchmark: the docroot with its test files, wrk
- * runs pinned to the client CPU, and curl checks of single responses.
+ * The client side of the benchmark: the docroot with its test files and
+ * the run's certificate, wrk runs pinned to the client CPU, curl checks of
+ * single responses and `openssl s_client` checks of TLS sessions.
  *
  * @module
  */
 
 import { run } from "./procs.ts";
+import type { TlsFiles } from "./servers.ts";
 import {
   type CurlOutput,
+  parseChildTimes,
   parseCurlOutput,
+  parseSClientSession,
   parseWrk,
+  type SClientSession,
   type WrkResult,
 } from "./stats.ts";
 
@@ -78,6 +83,81 @@ export async function makeDocroot(root: string, huge: boolean): Promise<void> {
   }
 }
 
+/**
+ * Writes the run's certificate into `dir`: an ECDSA P-256 server
+ * certificate for 127.0.0.1 and localhost, signed by a throwaway CA, made
+ * by the tests' own `makeTestTls()` (valid for a day). Every HTTPS server
+ * of the run gets the same files.
+ */
+export async function makeTlsFiles(dir: string): Promise<TlsFiles> {
+  // Loaded only for HTTPS scenarios: the X.509 library is an npm package.
+  const { makeTestTls } = await import("../tests/tls_fixture.ts");
+  const made = await makeTestTls();
+  await Deno.mkdir(dir, { recursive: true });
+  const files: TlsFiles = {
+    cert: `${dir}/cert.pem`,
+    key: `${dir}/key.pem`,
+    ca: `${dir}/ca.pem`,
+  };
+  await Deno.writeTextFile(files.cert, made.cert, { mode: 0o644 });
+  await Deno.writeTextFile(files.key, made.key, { mode: 0o600 });
+  await Deno.writeTextFile(files.ca, made.ca, { mode: 0o644 });
+  return files;
+}
+
+/** What two `openssl s_client` connections in a row got from a server. */
+export interface TlsCheck {
+  /** `1.3` or `1.2`: the only version the client offered. */
+  version: string;
+  /** The first connection (a full handshake), when it worked. */
+  first?: SClientSession;
+  /** The second, offering the session of the first. */
+  second?: SClientSession;
+}
+
+/**
+ * Asks the HTTPS server on `port` for `path` twice per TLS version (1.3,
+ * then 1.2), each time on a new connection with `openssl s_client`: the
+ * first verifies the chain against the run's CA and saves its session,
+ * the second offers it, which shows whether the server resumes sessions.
+ * Each connection sends a HEAD request and reads until the server closes,
+ * so TLS 1.3 tickets (sent after the handshake) arrive.
+ */
+export async function checkTls(
+  port: number,
+  path: string,
+  tls: TlsFiles,
+  dir: string,
+): Promise<TlsCheck[]> {
+  const request =
+    `HEAD ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`;
+  const out: TlsCheck[] = [];
+  for (const version of ["1.3", "1.2"]) {
+    const session = `${dir}/session-${port}-${version}.pem`;
+    const connect = async (extra: string[]) => {
+      const r = await run("openssl", [
+        "s_client",
+        "-connect",
+        `127.0.0.1:${port}`,
+        `-tls${version.replace(".", "_")}`,
+        "-CAfile",
+        tls.ca,
+        "-verify_ip",
+        "127.0.0.1",
+        "-verify_return_error",
+        "-ign_eof", // send the request, then read until the server closes
+        ...extra,
+      ], { timeoutMs: 10_000, input: request }).catch(() => undefined);
+      return r && !r.timedOut ? parseSClientSession(r.stdout) : undefined;
+    };
+    const first = await connect(["-sess_out", session]);
+    const second = first ? await connect(["-sess_in", session]) : undefined;
+    await Deno.remove(session).catch(() => {});
+    out.push({ version, first, second });
+  }
+  return out;
+}
+
 /** Options of one wrk run. */
 export interface WrkOptions {
   url: string;
@@ -103,20 +183,38 @@ export function wrkArgs(o: WrkOptions): string[] {
   return args;
 }
 
+/** A wrk run: its output, and the CPU time wrk itself used. */
+export interface WrkRun extends WrkResult {
+  /** wrk's user + system CPU time in seconds (NaN when unknown). */
+  clientCpuS: number;
+}
+
 /** Runs wrk pinned to {@link CLIENT_CPU} and parses its output; throws when it fails. */
-export async function runWrk(o: WrkOptions): Promise<WrkResult> {
+export async function runWrk(o: WrkOptions): Promise<WrkRun> {
+  // Under a shell whose `times` reports the CPU time wrk used: when wrk's
+  // core is busy, the client and not the server sets the pace.
   const r = await run(
     "taskset",
-    ["-c", String(CLIENT_CPU), "wrk", ...wrkArgs(o)],
+    [
+      "-c",
+      String(CLIENT_CPU),
+      "sh",
+      "-c",
+      'wrk "$@"; s=$?; times >&2; exit $s',
+      "sh",
+      ...wrkArgs(o),
+    ],
     { timeoutMs: (o.durationS + o.timeoutS + 20) * 1000 },
   );
   if (r.timedOut) throw new Error("wrk did not finish in time");
+  const times = parseChildTimes(r.stderr);
   try {
-    return parseWrk(r.stdout);
+    return { ...parseWrk(r.stdout), clientCpuS: times?.cpuS ?? NaN };
   } catch {
+    const stderr = times ? r.stderr.slice(0, times.index) : r.stderr;
     throw new Error(
       `wrk failed (exit ${r.code}): ${
-        (r.stderr || r.stdout).trim().slice(0, 300)
+        (stderr.trim() || r.stdout).trim().slice(0, 300)
       }`,
     );
   }
@@ -131,10 +229,17 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
 export async function curlCheck(
   url: string,
   headers: readonly string[],
-  opts: { head?: boolean; count?: number; maxTimeS?: number } = {},
+  opts: {
+    head?: boolean;
+    count?: number;
+    maxTimeS?: number;
+    /** CA certificate to verify an https server with. */
+    caFile?: string;
+  } = {},
 ): Promise<CurlOutput> {
   const maxTimeS = opts.maxTimeS ?? 5;
   const args = ["-s", "-D", "-", "--max-time", String(maxTimeS)];
+  if (opts.caFile) args.push("--cacert", opts.caFile);
   if (opts.head) args.push("-I");
   for (const h of headers) args.push("-H", h);
   args.push("-w", "\n@@%{http_code} %{size_download} %{num_connects}\n");

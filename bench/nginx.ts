@@ -15,6 +15,25 @@ export interface NginxConfigOptions {
   port: number;
   /** Config B: add `open_file_cache`. */
   openFileCache: boolean;
+  /** Listen with `ssl` (only) on `port`, with this certificate chain and key (PEM files). */
+  tls?: { cert: string; key: string };
+}
+
+/**
+ * The `ssl` lines of the server block: TLS 1.2 and 1.3, and sessions kept
+ * the way pws's TLS stack (rustls, as Deno sets it up) keeps them: in a
+ * server-side cache (TLS 1.2 session ids, TLS 1.3 stateful tickets), no
+ * stateless tickets. Everything else (ciphers, curves, 16 KiB records) is
+ * nginx's default; kernel TLS is off by default, so there is no sendfile.
+ */
+function nginxTlsLines(tls: { cert: string; key: string }): string[] {
+  return [
+    `        ssl_certificate ${tls.cert};`,
+    `        ssl_certificate_key ${tls.key};`,
+    "        ssl_protocols TLSv1.2 TLSv1.3;",
+    "        ssl_session_cache shared:SSL:10m;",
+    "        ssl_session_tickets off;",
+  ];
 }
 
 /**
@@ -22,6 +41,7 @@ export interface NginxConfigOptions {
  * serving `root` on 127.0.0.1:`port`, with sendfile, tcp_nopush, no access
  * log and a high `keepalive_requests`. Config A is this; config B adds
  * `open_file_cache max=1000 inactive=20s; open_file_cache_valid 30s;`.
+ * With `tls`, the one listener speaks HTTPS ({@link nginxTlsLines}).
  */
 export function nginxConfig(opts: NginxConfigOptions): string {
   const t = opts.tmpDir;
@@ -60,7 +80,8 @@ export function nginxConfig(opts: NginxConfigOptions): string {
     `    uwsgi_temp_path ${t}/uwsgi;`,
     `    scgi_temp_path ${t}/scgi;`,
     "    server {",
-    `        listen 127.0.0.1:${opts.port};`,
+    `        listen 127.0.0.1:${opts.port}${opts.tls ? " ssl" : ""};`,
+    ...(opts.tls ? nginxTlsLines(opts.tls) : []),
     `        root ${opts.root};`,
     "        index index.html;",
     "    }",

@@ -37,3 +37,34 @@ Deno.test("braces balance", () => {
     conf.split("}").length,
   );
 });
+
+Deno.test("with tls, the listener speaks HTTPS with sessions in a server cache", () => {
+  const conf = nginxConfig({
+    ...base,
+    openFileCache: false,
+    tls: { cert: "/tmp/b/tls/cert.pem", key: "/tmp/b/tls/key.pem" },
+  });
+  for (
+    const line of [
+      "listen 127.0.0.1:8123 ssl;",
+      "ssl_certificate /tmp/b/tls/cert.pem;",
+      "ssl_certificate_key /tmp/b/tls/key.pem;",
+      "ssl_protocols TLSv1.2 TLSv1.3;",
+      "ssl_session_cache shared:SSL:10m;",
+      "ssl_session_tickets off;",
+      "access_log off;",
+      "master_process off;",
+    ]
+  ) {
+    assert.ok(conf.includes(line), `missing ${line}`);
+  }
+  // One listener only: no cleartext port beside the HTTPS one.
+  assert.equal(conf.split("listen ").length, 2);
+  assert.equal(conf.split("{").length, conf.split("}").length);
+});
+
+Deno.test("without tls, nothing about ssl", () => {
+  const conf = nginxConfig({ ...base, openFileCache: false });
+  assert.ok(!conf.includes("ssl"));
+  assert.ok(conf.includes("listen 127.0.0.1:8123;"));
+});

@@ -21,7 +21,7 @@ export const USAGE = [
   "       deno run --allow-all bench/run.ts [options]",
   "",
   "Options:",
-  "  --quick            2 s runs, 1 repetition, fewer scenarios (~1.5 min)",
+  "  --quick            2 s runs, 1 repetition, fewer scenarios (~2 min)",
   "  --only LIST        servers, comma-separated, from:",
   `                     ${[...SERVER_IDS, "nginx"].join(", ")}`,
   '                     ("nginx" means nginx-a and nginx-b); default: all',

@@ -17,7 +17,8 @@ Deno.test("defaults: full mode, every server and scenario", () => {
   assert.equal(o.mode.reps, 3);
   assert.deepEqual(o.servers, [...SERVER_IDS]);
   assert.ok(o.servers.includes("pws") && o.servers.includes("prototype"));
-  assert.equal(o.scenarios.length, 8);
+  assert.equal(o.scenarios.length, 11);
+  assert.ok(o.servers.includes("prototype-tls"));
   assert.equal(o.out, "/repo/bench/results.md");
   assert.equal(o.strace, false);
 });
@@ -43,6 +44,20 @@ Deno.test("--scenarios keeps the canonical order", () => {
     "1k",
     "range",
   ]);
+});
+
+Deno.test("the HTTPS scenarios and the TLS prototype can be chosen", () => {
+  const o = parse([
+    "--only",
+    "prototype-tls,pws",
+    "--scenarios",
+    "1m-tls,tls-handshake,1k-tls",
+  ]);
+  assert.deepEqual(o.servers, ["pws", "prototype-tls"]);
+  assert.deepEqual(o.scenarios, ["1k-tls", "tls-handshake", "1m-tls"]);
+  for (const id of ["1k-tls", "tls-handshake", "1m-tls"] as const) {
+    assert.ok(QUICK.scenarios.includes(id), `quick mode runs ${id}`);
+  }
 });
 
 Deno.test("--strace defaults to nginx A and pws", () => {

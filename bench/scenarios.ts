@@ -16,7 +16,10 @@ export type ScenarioId =
   | "100m"
   | "304"
   | "range"
-  | "1g-x50";
+  | "1g-x50"
+  | "1k-tls"
+  | "tls-handshake"
+  | "1m-tls";
 
 /** One load pattern, run against each of its servers. */
 export interface Scenario {
@@ -37,6 +40,13 @@ export interface Scenario {
   unit: "req/s" | "MiB/s";
   /** Show server CPU time per MiB sent. */
   cpuPerMiB: boolean;
+  /**
+   * Show server CPU time per request, and how busy the server's and wrk's
+   * cores were (which of the two set the pace).
+   */
+  cpuPerRequest?: boolean;
+  /** Over HTTPS: each server is started with the run's certificate. */
+  tls?: boolean;
   /** Show the largest RSS sampled during the run instead of latency. */
   peakRss?: boolean;
   /** What a single curl request must get. */
@@ -50,7 +60,11 @@ export interface Scenario {
 }
 
 const BIG3: readonly ServerId[] = ["nginx-a", "nginx-b", "pws"];
-const ALL: readonly ServerId[] = SERVER_IDS;
+const ALL: readonly ServerId[] = SERVER_IDS.filter((s) =>
+  s !== "prototype-tls"
+);
+/** nginx A with `ssl`, pws with `--tls-cert`, and the bare TLS prototype. */
+const TLS: readonly ServerId[] = ["nginx-a", "pws", "prototype-tls"];
 
 /** Every scenario, in the order they run. */
 export const SCENARIOS: readonly Scenario[] = [
@@ -167,6 +181,54 @@ export const SCENARIOS: readonly Scenario[] = [
     servers: ["pws", "nginx-a"],
     once: true,
   },
+  {
+    id: "1k-tls",
+    title: "1 KiB over TLS, keep-alive",
+    about:
+      "64 keep-alive HTTPS connections fetching a 1 KiB file: per-request cost of TLS records on top of `1k` (one handshake per connection, then none).",
+    path: "/1k.bin",
+    connections: 64,
+    headers: [],
+    unit: "req/s",
+    cpuPerMiB: false,
+    cpuPerRequest: true,
+    tls: true,
+    expect: { status: 200, bytes: FILES["1k.bin"] },
+    timeoutS: 10,
+    servers: TLS,
+  },
+  {
+    id: "tls-handshake",
+    title: "1 KiB over TLS, a new connection per request",
+    about:
+      "Like `1k-tls`, but every request carries `Connection: close`: one TCP connection and one TLS handshake per request. wrk offers the session of the connection before, and every server here resumes it (see TLS below), so these are resumed handshakes (TLS 1.3 PSK with a fresh X25519 exchange, no certificate or signature), as a returning browser makes them.",
+    path: "/1k.bin",
+    connections: 64,
+    headers: ["Connection: close"],
+    unit: "req/s",
+    cpuPerMiB: false,
+    cpuPerRequest: true,
+    tls: true,
+    expect: { status: 200, bytes: FILES["1k.bin"] },
+    timeoutS: 10,
+    servers: TLS,
+  },
+  {
+    id: "1m-tls",
+    title: "1 MiB over TLS, keep-alive",
+    about:
+      "64 keep-alive HTTPS connections fetching a 1 MiB file: encryption throughput (no sendfile for anyone: nginx copies through OpenSSL, without kernel TLS).",
+    path: "/1m.bin",
+    connections: 64,
+    headers: [],
+    unit: "req/s",
+    cpuPerMiB: true,
+    cpuPerRequest: true,
+    tls: true,
+    expect: { status: 200, bytes: FILES["1m.bin"] },
+    timeoutS: 10,
+    servers: TLS,
+  },
 ];
 
 /** Scenario ids, for flag validation. */
@@ -208,5 +270,16 @@ export const QUICK: Mode = {
   hugeDurationS: 3,
   reps: 1,
   warmupS: 1,
-  scenarios: ["1k", "1k-close", "1m", "100m", "304", "range", "1g-x50"],
+  scenarios: [
+    "1k",
+    "1k-close",
+    "1m",
+    "100m",
+    "304",
+    "range",
+    "1g-x50",
+    "1k-tls",
+    "tls-handshake",
+    "1m-tls",
+  ],
 };

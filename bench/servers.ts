@@ -1,8 +1,10 @@
 /**
  * The servers the benchmark compares: two nginx configurations, pws,
- * the minimal prototype of issue 7 (bench/prototype.ts), Python's
- * http.server and the npm package `serve`. Each is started pinned
- * to CPU 0, with its output appended to a log file in the temp dir.
+ * the minimal prototype of issue 7 (bench/prototype.ts), the bare TLS
+ * prototype (bench/prototype_tls.ts), Python's http.server and the npm
+ * package `serve`. Each is started pinned to CPU 0, with its output
+ * appended to a log file in the temp dir; nginx A, pws and the TLS
+ * prototype can be started with a certificate, for the HTTPS scenarios.
  *
  * @module
  */
@@ -30,6 +32,7 @@ export type ServerId =
   | "nginx-b"
   | "pws"
   | "prototype"
+  | "prototype-tls"
   | "python"
   | "serve";
 
@@ -39,6 +42,7 @@ export const SERVER_IDS: readonly ServerId[] = [
   "nginx-b",
   "pws",
   "prototype",
+  "prototype-tls",
   "python",
   "serve",
 ];
@@ -61,10 +65,22 @@ export interface ServerContext {
   log: (msg: string) => void;
 }
 
+/** The run's certificate, as PEM files in the temp dir. */
+export interface TlsFiles {
+  /** The server certificate followed by the CA that signed it. */
+  cert: string;
+  /** The server's private key (PKCS#8). */
+  key: string;
+  /** The CA certificate alone, for clients (`curl --cacert`). */
+  ca: string;
+}
+
 /** A server that is up and listening. */
 export interface RunningServer {
   /** Port on 127.0.0.1. */
   port: number;
+  /** `https` when started with a certificate. */
+  scheme: "http" | "https";
   /** The process whose memory and CPU time are measured. */
   pid: number;
   /** The process that was spawned (may be a launcher such as npx). */
@@ -84,6 +100,8 @@ export interface ServerSpec {
   id: ServerId;
   /** Name used in tables. */
   label: string;
+  /** Name used in the tables of the HTTPS scenarios, when not `label`. */
+  tlsLabel?: string;
   /** One-line description for the report. */
   about: string;
   /**
@@ -93,8 +111,11 @@ export interface ServerSpec {
   prepare(ctx: ServerContext): Promise<string | undefined>;
   /** A version string for the report. */
   version(ctx: ServerContext): Promise<string>;
-  /** Starts the server; throws when it does not come up. */
-  start(ctx: ServerContext): Promise<RunningServer>;
+  /**
+   * Starts the server (serving HTTPS only, with `tls`); throws when it
+   * does not come up.
+   */
+  start(ctx: ServerContext, tls?: TlsFiles): Promise<RunningServer>;
 }
 
 const taskset = ["taskset", "-c", String(SERVER_CPU)];
@@ -135,6 +156,8 @@ async function launch(
     cwd?: string;
     /** More log files to show when the server dies (e.g. nginx's error.log). */
     extraLogs?: string[];
+    /** It speaks HTTPS. */
+    tls?: boolean;
   },
 ): Promise<RunningServer> {
   const logFile = `${ctx.tmpDir}/${id}.log`;
@@ -157,7 +180,7 @@ async function launch(
         if (p.exited()) throw new Error("exited before printing its URL");
         if (Date.now() > deadline) {
           throw new Error(
-            `printed no http://HOST:PORT/ line in ${timeoutMs} ms`,
+            `printed no http(s)://HOST:PORT/ line in ${timeoutMs} ms`,
           );
         }
         await sleep(50);
@@ -187,6 +210,7 @@ async function launch(
     });
     return {
       port,
+      scheme: opts.tls ? "https" : "http",
       pid,
       rootPid: p.pid,
       logFile,
@@ -240,6 +264,7 @@ function nginxSpec(id: "nginx-a" | "nginx-b"): ServerSpec {
   return {
     id,
     label: b ? "nginx B (open_file_cache)" : "nginx A (default)",
+    tlsLabel: b ? undefined : "nginx A + ssl",
     about: b
       ? "nginx, config A plus `open_file_cache max=1000 inactive=20s; open_file_cache_valid 30s;`"
       : "nginx, single process (`master_process off`), `sendfile on`, `tcp_nopush on`, no access log, `keepalive_requests 100000`",
@@ -253,16 +278,22 @@ function nginxSpec(id: "nginx-a" | "nginx-b"): ServerSpec {
       return "nginx is not installed and apt-get could not install it";
     },
     version: () => firstLine("nginx", ["-v"]),
-    async start(ctx) {
-      const dir = `${ctx.tmpDir}/${id}`;
+    async start(ctx, tls) {
+      const dir = `${ctx.tmpDir}/${id}${tls ? "-tls" : ""}`;
       await Deno.mkdir(dir, { recursive: true });
       const port = freePort();
       const conf = `${dir}/nginx.conf`;
       await Deno.writeTextFile(
         conf,
-        nginxConfig({ tmpDir: dir, root: ctx.root, port, openFileCache: b }),
+        nginxConfig({
+          tmpDir: dir,
+          root: ctx.root,
+          port,
+          openFileCache: b,
+          tls,
+        }),
       );
-      return launch(ctx, id, [
+      return launch(ctx, `${id}${tls ? "-tls" : ""}`, [
         "nginx",
         "-p",
         dir,
@@ -273,6 +304,7 @@ function nginxSpec(id: "nginx-a" | "nginx-b"): ServerSpec {
       ], {
         port,
         extraLogs: [`${dir}/error.log`],
+        tls: tls !== undefined,
       });
     },
   };
@@ -286,7 +318,7 @@ const DENO_RUN = [
   "--v8-flags=--max-semi-space-size=1",
 ];
 
-/** The port of the first `http://HOST:PORT/` line a server printed. */
+/** The port of the first `http(s)://HOST:PORT/` line a server printed. */
 function portFromLog(log: string): number | undefined {
   for (const line of log.split("\n")) {
     const port = parseListenPort(line);
@@ -299,7 +331,7 @@ const pwsSpec: ServerSpec = {
   id: "pws",
   label: "pws",
   about:
-    "this project: `deno run --allow-all --v8-flags=--max-semi-space-size=1 main.ts --quiet --root DIR --host 127.0.0.1 0` (access log off, as in the nginx configs)",
+    "this project: `deno run --allow-all --v8-flags=--max-semi-space-size=1 main.ts --quiet --root DIR --host 127.0.0.1 0` (access log off, as in the nginx configs); for HTTPS also `--tls-cert CERT --tls-key KEY`",
   async prepare(ctx) {
     try {
       await Deno.stat(`${ctx.repoDir}/main.ts`);
@@ -309,8 +341,8 @@ const pwsSpec: ServerSpec = {
     }
   },
   version: () => firstLine(Deno.execPath(), ["--version"]),
-  start(ctx) {
-    return launch(ctx, "pws", [
+  start(ctx, tls) {
+    return launch(ctx, tls ? "pws-tls" : "pws", [
       ...DENO_RUN,
       "main.ts",
       "--quiet",
@@ -318,9 +350,11 @@ const pwsSpec: ServerSpec = {
       ctx.root,
       "--host",
       "127.0.0.1",
+      ...(tls ? ["--tls-cert", tls.cert, "--tls-key", tls.key] : []),
       "0",
     ], {
       cwd: ctx.repoDir,
+      tls: tls !== undefined,
       timeoutMs: 120_000, // the first start may fetch npm packages
       findPort: portFromLog,
     });
@@ -342,6 +376,31 @@ const prototypeSpec: ServerSpec = {
     ], {
       cwd: ctx.repoDir,
       findPort: portFromLog,
+    });
+  },
+};
+
+const prototypeTlsSpec: ServerSpec = {
+  id: "prototype-tls",
+  label: "TLS prototype",
+  about:
+    "bench/prototype_tls.ts: a bare `Deno.listenTls` listener writing responses made at start-up (no stat, parsing or validation), the ceiling Deno's TLS stack sets on this machine; HTTPS scenarios only",
+  prepare: () => Promise.resolve(undefined),
+  version: () => firstLine(Deno.execPath(), ["--version"]),
+  start(ctx, tls) {
+    if (!tls) {
+      return Promise.reject(new Error("the TLS prototype needs a certificate"));
+    }
+    return launch(ctx, "prototype-tls", [
+      ...DENO_RUN,
+      "bench/prototype_tls.ts",
+      ctx.root,
+      tls.cert,
+      tls.key,
+    ], {
+      cwd: ctx.repoDir,
+      findPort: portFromLog,
+      tls: true,
     });
   },
 };
@@ -443,6 +502,7 @@ export const SERVERS: Readonly<Record<ServerId, ServerSpec>> = {
   "nginx-b": nginxSpec("nginx-b"),
   pws: pwsSpec,
   prototype: prototypeSpec,
+  "prototype-tls": prototypeTlsSpec,
   python: pythonSpec,
   serve: serveSpec,
 };

@@ -254,6 +254,56 @@ export function parseCurlOutput(text: string): CurlOutput {
   return { transfers, headers };
 }
 
+/** What `openssl s_client` says about the session it made. */
+export interface SClientSession {
+  /** True for `Reused` (an abbreviated handshake), false for `New`. */
+  resumed: boolean;
+  /** e.g. `TLSv1.3`. */
+  protocol: string;
+  /** OpenSSL's name of the cipher suite, e.g. `TLS_AES_256_GCM_SHA384`. */
+  cipher: string;
+  /** The key exchange group (`Server Temp Key`), e.g. `X25519`, when printed. */
+  group?: string;
+  /** True when the chain verified (`Verify return code: 0 (ok)`). */
+  verified: boolean;
+}
+
+/**
+ * Parses the session summary `openssl s_client` prints after its
+ * handshake (`New, TLSv1.3, Cipher is …` or `Reused, …`); `undefined` when
+ * there is none or no protocol was agreed (`New, (NONE), Cipher is (NONE)`).
+ */
+export function parseSClientSession(text: string): SClientSession | undefined {
+  const m = /^(New|Reused), (TLSv[\d.]+), Cipher is (\S+)\s*$/m.exec(text);
+  if (!m) return undefined;
+  const group = /^Server Temp Key: ([^,\s]+)/m.exec(text);
+  return {
+    resumed: m[1] === "Reused",
+    protocol: m[2],
+    cipher: m[3],
+    group: group?.[1],
+    verified: /^\s*Verify return code: 0 \(ok\)\s*$/m.test(text),
+  };
+}
+
+/**
+ * Reads the children's CPU time from what the shell builtin `times`
+ * printed at the end of `text` (two lines, `0m1.060000s 0m0.500000s`: the
+ * shell's own user and system time, then its children's). Returns their
+ * sum in seconds and where the two lines start, or undefined.
+ */
+export function parseChildTimes(
+  text: string,
+): { cpuS: number; index: number } | undefined {
+  const m =
+    /(?:^|\n)(\d+m[\d.]+s \d+m[\d.]+s\n)(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/
+      .exec(text);
+  if (!m) return undefined;
+  const cpuS = Number(m[2]) * 60 + Number(m[3]) + Number(m[4]) * 60 +
+    Number(m[5]);
+  return { cpuS, index: m.index + (text[m.index] === "\n" ? 1 : 0) };
+}
+
 /** Formats a count with thousands separators and no decimals: `89,327`. */
 export function formatCount(n: number): string {
   if (!Number.isFinite(n)) return "–";

@@ -7,9 +7,11 @@ import {
   formatRatio,
   markdownTable,
   median,
+  parseChildTimes,
   parseCurlOutput,
   parseListenPort,
   parseProcStat,
+  parseSClientSession,
   parseStatusField,
   parseStraceSummary,
   parseWrk,
@@ -159,6 +161,10 @@ Deno.test("parseListenPort finds the port of the first URL", () => {
     parseListenPort("pws serving /tmp at http://localhost:8/ (x)"),
     8,
   );
+  assert.deepEqual(
+    parseListenPort("pws 0.1.0 serving /tmp/r on https://127.0.0.1:18444/"),
+    18444,
+  );
   assert.deepEqual(parseListenPort("starting"), undefined);
   assert.deepEqual(parseListenPort("http://127.0.0.1/"), undefined);
 });
@@ -239,4 +245,97 @@ Deno.test("parseCurlOutput splits transfers and keeps the first headers", () => 
   assert.deepEqual(parseCurlOutput("\n@@000 0 0\n").transfers, [
     { status: 0, bodyBytes: 0, connects: 0 },
   ]);
+});
+
+/** The parts of `openssl s_client` output around its session summary. */
+const SCLIENT_FULL = `CONNECTED(00000003)
+---
+Certificate chain
+ 0 s:CN = localhost
+   i:CN = pws test CA
+---
+No client certificate CA names sent
+Peer signing digest: SHA256
+Peer signature type: ECDSA
+Server Temp Key: X25519, 253 bits
+---
+SSL handshake has read 1148 bytes and written 305 bytes
+Verification: OK
+---
+New, TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384
+Server public key is 256 bit
+Secure Renegotiation IS NOT supported
+Compression: NONE
+No ALPN negotiated
+Early data was not sent
+Verify return code: 0 (ok)
+---
+HTTP/1.1 200 OK
+Connection: close
+
+---
+Post-Handshake New Session Ticket arrived:
+SSL-Session:
+    Protocol  : TLSv1.3
+    Cipher    : TLS_AES_256_GCM_SHA384
+`;
+
+Deno.test("parseSClientSession reads a full handshake", () => {
+  assert.deepEqual(parseSClientSession(SCLIENT_FULL), {
+    resumed: false,
+    protocol: "TLSv1.3",
+    cipher: "TLS_AES_256_GCM_SHA384",
+    group: "X25519",
+    verified: true,
+  });
+});
+
+Deno.test("parseSClientSession reads a resumed TLS 1.2 session", () => {
+  // A resumed TLS 1.2 handshake exchanges no new key: no Server Temp Key.
+  const text = [
+    "CONNECTED(00000003)",
+    "---",
+    "Reused, TLSv1.2, Cipher is ECDHE-ECDSA-AES256-GCM-SHA384",
+    "Secure Renegotiation IS supported",
+    "    Protocol  : TLSv1.2",
+    "    Verify return code: 0 (ok)",
+    "---",
+    "",
+  ].join("\n");
+  assert.deepEqual(parseSClientSession(text), {
+    resumed: true,
+    protocol: "TLSv1.2",
+    cipher: "ECDHE-ECDSA-AES256-GCM-SHA384",
+    group: undefined,
+    verified: true,
+  });
+});
+
+Deno.test("parseSClientSession: no agreement, or a chain that did not verify", () => {
+  assert.deepEqual(
+    parseSClientSession(
+      "CONNECTED(00000003)\n---\nNew, (NONE), Cipher is (NONE)\n",
+    ),
+    undefined,
+  );
+  assert.deepEqual(parseSClientSession(""), undefined);
+  const unverified = SCLIENT_FULL.replace(
+    "Verify return code: 0 (ok)",
+    "Verify return code: 21 (unable to verify the first certificate)",
+  );
+  assert.deepEqual(parseSClientSession(unverified)?.verified, false);
+});
+
+Deno.test("parseChildTimes reads the children's line of `times`", () => {
+  // dash prints microseconds, bash milliseconds; wrk may have printed before.
+  const dash =
+    "unable to connect\n0m0.004000s 0m0.008000s\n0m1.060000s 0m0.500000s\n";
+  const got = parseChildTimes(dash);
+  assert.ok(got);
+  assert.ok(Math.abs(got.cpuS - 1.56) < 1e-9);
+  assert.deepEqual(dash.slice(0, got.index), "unable to connect\n");
+  const bash = "0m0.001s 0m0.002s\n1m2.500s 0m0.250s";
+  assert.deepEqual(parseChildTimes(bash), { cpuS: 62.75, index: 0 });
+  assert.deepEqual(parseChildTimes("wrk: invalid URL\n"), undefined);
+  assert.deepEqual(parseChildTimes("0m1.000000s 0m0.000000s\n"), undefined);
 });

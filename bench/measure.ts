@@ -1,0 +1,190 @@
+/**
+ * Measuring one scenario on one running server: a curl check of the
+ * response, a warm-up, then the repetitions of wrk with the server's CPU
+ * time and memory read from /proc around each.
+ *
+ * @module
+ */
+
+import { curlCheck, runWrk } from "./load.ts";
+import { cpuTicks, rssBytes, sampleMax } from "./procs.ts";
+import type { Cell, RunMetrics } from "./report.ts";
+import type { Mode, Scenario } from "./scenarios.ts";
+import type { RunningServer, ServerSpec, TlsFiles } from "./servers.ts";
+import {
+  type CurlTransfer,
+  formatCount,
+  formatLatency,
+  formatMiB,
+  formatNumber,
+} from "./stats.ts";
+
+/** What every measurement of a run shares. */
+export interface MeasureContext {
+  mode: Mode;
+  /** Clock ticks per second (`getconf CLK_TCK`), for /proc CPU times. */
+  ticksPerS: number;
+  /** The run's certificate, for the HTTPS scenarios. */
+  tls?: TlsFiles;
+  /** Progress output. */
+  log: (msg: string) => void;
+}
+
+/**
+ * Measures one scenario on one running server (started with the run's
+ * certificate when the scenario is over TLS).
+ */
+export async function measure(
+  server: RunningServer,
+  spec: ServerSpec,
+  scenario: Scenario,
+  ctx: MeasureContext,
+): Promise<Cell> {
+  const { mode, ticksPerS, log } = ctx;
+  const short = spec.id === "python" || spec.id === "serve";
+  const durationS = scenario.once
+    ? mode.hugeDurationS
+    : short
+    ? mode.shortDurationS
+    : mode.durationS;
+  const cell: Cell = {
+    server: spec.id,
+    label: scenario.tls ? spec.tlsLabel ?? spec.label : spec.label,
+    scenario,
+    durationS,
+    runs: [],
+    check: "–",
+    checkOk: false,
+    notes: [],
+  };
+  const url = `${server.scheme}://127.0.0.1:${server.port}${scenario.path}`;
+  const caFile = server.scheme === "https" ? ctx.tls?.ca : undefined;
+  const headers = [...scenario.headers];
+  try {
+    if (scenario.ifNoneMatch) {
+      const head = await curlCheck(url, [], { head: true, caFile });
+      const etag = head.headers["etag"];
+      if (!etag) {
+        cell.check = `${head.transfers[0].status}, no ETag`;
+        cell.notes.push("no ETag on HEAD: nothing to revalidate");
+        return cell;
+      }
+      headers.push(`If-None-Match: ${etag}`);
+    }
+    // Twice in one curl: the second request goes over the same connection
+    // when the server keeps it alive, which catches broken keep-alive.
+    const c = await curlCheck(url, headers, {
+      head: scenario.expect.head,
+      count: 2,
+      maxTimeS: (scenario.expect.bytes ?? 0) > 1024 ** 2 ? 20 : 5,
+      caFile,
+    });
+    const describe = (t: CurlTransfer) =>
+      scenario.expect.head
+        ? `${t.status} (HEAD)`
+        : `${t.status}, ${t.bodyBytes} B`;
+    const good = (t: CurlTransfer) =>
+      t.status === scenario.expect.status &&
+      (scenario.expect.bytes === undefined ||
+        t.bodyBytes === scenario.expect.bytes);
+    const [first, second] = c.transfers;
+    cell.check = describe(first);
+    cell.checkOk = good(first) && second !== undefined && good(second);
+    const expected = `${scenario.expect.status}` +
+      (scenario.expect.bytes === undefined
+        ? ""
+        : ` with ${scenario.expect.bytes} body bytes`);
+    if (!good(first)) {
+      cell.notes.push(
+        `curl check got status ${first.status} with ${first.bodyBytes} body bytes; expected ${expected}`,
+      );
+    }
+    if (second === undefined || !good(second)) {
+      cell.check += second ? `; 2nd: ${describe(second)}` : "; 2nd: none";
+      cell.notes.push(
+        second === undefined || second.status === 0
+          ? "a second request right after the first (same connection if kept alive) got no response in time"
+          : `a second request right after the first (${
+            second.connects === 0 ? "same connection" : "new connection"
+          }) got status ${second.status} with ${second.bodyBytes} body bytes; expected ${expected}`,
+      );
+    }
+  } catch (e) {
+    cell.check = "failed";
+    cell.notes.push(`curl check failed: ${(e as Error).message}`);
+  }
+  const base = {
+    url,
+    connections: scenario.connections,
+    timeoutS: scenario.timeoutS,
+    headers,
+  };
+  try {
+    await runWrk({ ...base, durationS: mode.warmupS });
+  } catch (e) {
+    cell.notes.push(`warm-up: ${(e as Error).message}`);
+  }
+  const reps = scenario.once ? 1 : mode.reps;
+  for (let i = 0; i < reps && server.alive(); i++) {
+    const cpu0 = cpuTicks(server.pid);
+    const sampler = sampleMax(() => rssBytes(server.pid), 100);
+    let w;
+    try {
+      w = await runWrk({ ...base, durationS });
+    } catch (e) {
+      sampler.stop();
+      cell.notes.push(`run ${i + 1}: ${(e as Error).message}`);
+      continue;
+    }
+    const rssMax = sampler.stop();
+    const cpuS = (cpuTicks(server.pid) - cpu0) / ticksPerS;
+    const mib = w.bytesRead / 1024 ** 2;
+    const m: RunMetrics = {
+      value: scenario.unit === "req/s"
+        ? w.requestsPerSec
+        : w.bytesPerSec / 1024 ** 2,
+      // No completed request (the 1 GiB downloads): no latency to report.
+      p50Us: w.requests > 0 ? w.latencyUs.p50 : NaN,
+      p99Us: w.requests > 0 ? w.latencyUs.p99 : NaN,
+      rssAfter: rssBytes(server.pid),
+      rssMax,
+      cpuS,
+      cpuMsPerMiB: mib > 0 ? (cpuS * 1000) / mib : NaN,
+      cpuUsPerRequest: w.requests > 0 ? (cpuS * 1e6) / w.requests : NaN,
+      serverBusy: cpuS / w.durationS,
+      clientBusy: w.clientCpuS / w.durationS,
+      errors: w.socketErrors + w.badStatus,
+      requests: w.requests,
+    };
+    cell.runs.push(m);
+    if (!scenario.once && w.requests <= scenario.connections) {
+      cell.notes.push(
+        `run ${
+          i + 1
+        }: only ${w.requests} responses on ${scenario.connections} connections in ${durationS} s: ` +
+          "connections stall after their first response?",
+      );
+    }
+    log(
+      `  ${spec.id} ${scenario.id} run ${i + 1}/${reps}: ` +
+        (scenario.unit === "req/s"
+          ? `${formatCount(m.value)} req/s`
+          : `${formatNumber(m.value, 4)} MiB/s`) +
+        `, p50 ${formatLatency(m.p50Us)}, p99 ${formatLatency(m.p99Us)}, RSS ${
+          formatMiB(m.rssAfter)
+        }` +
+        (scenario.peakRss ? ` (max ${formatMiB(m.rssMax)})` : "") +
+        `, CPU ${cpuS.toFixed(2)} s` +
+        (m.errors > 0 ? `, ${formatCount(m.errors)} errors` : ""),
+    );
+  }
+  if (!server.alive()) {
+    await new Promise((r) => setTimeout(r, 100)); // let the exit status arrive
+    cell.notes.push(
+      `the server process died during this scenario (${
+        server.exitInfo() ?? "?"
+      })`,
+    );
+  }
+  return cell;
+}
