@@ -7,7 +7,7 @@
  */
 
 import { curlCheck, runWrk } from "./load.ts";
-import { cpuTicks, rssBytes, sampleMax } from "./procs.ts";
+import { cpuTicks, cpuTotals, rssBytes, sampleMax, sleep } from "./procs.ts";
 import type { Cell, RunMetrics } from "./report.ts";
 import type { Mode, Scenario } from "./scenarios.ts";
 import type { RunningServer, ServerSpec, TlsFiles } from "./servers.ts";
@@ -28,6 +28,34 @@ export interface MeasureContext {
   tls?: TlsFiles;
   /** Progress output. */
   log: (msg: string) => void;
+  /**
+   * Before each measured run, wait up to this many seconds for the rest
+   * of the machine to be quiet (0: do not wait).
+   */
+  waitQuietS: number;
+}
+
+/** Other processes using less than this share of one core count as quiet. */
+const QUIET_BUSY = 0.1;
+
+/**
+ * Waits until, over one second, the processes other than this harness
+ * used less than {@link QUIET_BUSY} of a core (the server is idle between
+ * runs), or until `maxS` seconds have passed. Returns the share of a core
+ * they used in the last second measured.
+ */
+async function waitForQuiet(maxS: number, ticksPerS: number): Promise<number> {
+  const deadline = Date.now() + maxS * 1000;
+  let busy = NaN;
+  do {
+    const m0 = cpuTotals();
+    const self0 = cpuTicks(Deno.pid);
+    await sleep(1000);
+    const used = cpuTotals().busy - m0.busy - (cpuTicks(Deno.pid) - self0);
+    busy = used / ticksPerS;
+    if (busy < QUIET_BUSY) break;
+  } while (Date.now() < deadline);
+  return busy;
 }
 
 /**
@@ -126,7 +154,19 @@ export async function measure(
   }
   const reps = scenario.once ? 1 : mode.reps;
   for (let i = 0; i < reps && server.alive(); i++) {
+    if (ctx.waitQuietS > 0) {
+      const busy = await waitForQuiet(ctx.waitQuietS, ticksPerS);
+      if (!(busy < QUIET_BUSY)) {
+        log(
+          `  other processes still use ${
+            Math.round(busy * 100)
+          } % of a core after ${ctx.waitQuietS} s; measuring anyway`,
+        );
+      }
+    }
     const cpu0 = cpuTicks(server.pid);
+    const machine0 = cpuTotals();
+    const self0 = cpuTicks(Deno.pid);
     const sampler = sampleMax(() => rssBytes(server.pid), 100);
     let w;
     try {
@@ -137,7 +177,13 @@ export async function measure(
       continue;
     }
     const rssMax = sampler.stop();
-    const cpuS = (cpuTicks(server.pid) - cpu0) / ticksPerS;
+    const serverTicks = cpuTicks(server.pid) - cpu0;
+    const cpuS = serverTicks / ticksPerS;
+    // What the rest of the machine used meanwhile: other people's work
+    // that competed with the server and wrk for the two cores.
+    const machine1 = cpuTotals();
+    const othersTicks = machine1.busy - machine0.busy - serverTicks -
+      w.clientCpuS * ticksPerS - (cpuTicks(Deno.pid) - self0);
     const mib = w.bytesRead / 1024 ** 2;
     const m: RunMetrics = {
       value: scenario.unit === "req/s"
@@ -153,6 +199,8 @@ export async function measure(
       cpuUsPerRequest: w.requests > 0 ? (cpuS * 1e6) / w.requests : NaN,
       serverBusy: cpuS / w.durationS,
       clientBusy: w.clientCpuS / w.durationS,
+      othersBusy: Math.max(0, othersTicks / ticksPerS / w.durationS),
+      steal: (machine1.steal - machine0.steal) / ticksPerS / w.durationS,
       errors: w.socketErrors + w.badStatus,
       requests: w.requests,
     };

@@ -36,6 +36,9 @@ export const USAGE = [
   "                     1 KiB keep-alive request of pws and nginx A",
   "                     (strace -c) and write bench/syscalls.md",
   "  --requests N       requests sent under strace (default 2000)",
+  "  --wait-quiet S     before each measured run, wait up to S seconds",
+  "                     (default 0) for a second in which other processes",
+  "                     use under 10 % of a core: for shared machines",
   "  -h, --help         this text",
   "",
 ].join("\n");
@@ -50,6 +53,8 @@ export interface Options {
   strace: boolean;
   /** Requests sent under strace. */
   requests: number;
+  /** Seconds to wait, at most, for a quiet machine before each run. */
+  waitQuietS: number;
 }
 
 /** A bad command line: print the message and {@link USAGE}, exit 2. */
@@ -84,6 +89,7 @@ export function parseOptions(
         out: { type: "string" },
         strace: { type: "boolean", default: false },
         requests: { type: "string" },
+        "wait-quiet": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     }));
@@ -137,6 +143,14 @@ export function parseOptions(
     }
   }
 
+  let waitQuietS = 0;
+  if (values["wait-quiet"] !== undefined) {
+    waitQuietS = Number(values["wait-quiet"]);
+    if (!Number.isInteger(waitQuietS) || waitQuietS < 0 || waitQuietS > 600) {
+      throw new UsageError(`bad --wait-quiet: ${values["wait-quiet"]}`);
+    }
+  }
+
   const file = values.strace
     ? "syscalls.md"
     : mode.name === "quick"
@@ -149,5 +163,6 @@ export function parseOptions(
     out: values.out ?? `${benchDir}/${file}`,
     strace: values.strace,
     requests,
+    waitQuietS,
   };
 }

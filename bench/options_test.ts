@@ -67,6 +67,11 @@ Deno.test("--strace defaults to nginx A and pws", () => {
   assert.equal(o.out, "/repo/bench/syscalls.md");
 });
 
+Deno.test("--wait-quiet takes whole seconds; off by default", () => {
+  assert.equal(parse([]).waitQuietS, 0);
+  assert.equal(parse(["--wait-quiet", "30"]).waitQuietS, 30);
+});
+
 Deno.test("--help", () => {
   assert.equal(parseOptions(["-h"], dir), "help");
 });
@@ -81,6 +86,9 @@ Deno.test("bad command lines are usage errors", () => {
       ["--scenarios", "2k"],
       ["--requests", "0"],
       ["--requests", "many"],
+      ["--wait-quiet", "-1"],
+      ["--wait-quiet", "601"],
+      ["--wait-quiet", "soon"],
       ["--only"],
     ]
   ) {

@@ -7,7 +7,13 @@
  * @module
  */
 
-import { parseProcStat, parseStatusField, type ProcStat } from "./stats.ts";
+import {
+  type CpuTotals,
+  parseCpuTotals,
+  parseProcStat,
+  parseStatusField,
+  type ProcStat,
+} from "./stats.ts";
 
 /** A started child process. */
 export interface Started {
@@ -189,6 +195,15 @@ export function rssBytes(pid: number): number {
 export function cpuTicks(pid: number): number {
   const s = procStat(pid);
   return s ? s.utime + s.stime : NaN;
+}
+
+/** CPU time of the whole machine so far (`/proc/stat`), NaN when unreadable. */
+export function cpuTotals(): CpuTotals {
+  try {
+    return parseCpuTotals(Deno.readTextFileSync("/proc/stat"));
+  } catch {
+    return { busy: NaN, steal: NaN };
+  }
 }
 
 /** The command line of a process, arguments joined by spaces. */

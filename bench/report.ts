@@ -40,6 +40,13 @@ export interface RunMetrics {
   serverBusy: number;
   /** The same for wrk (near 1: the client, not the server, set the pace). */
   clientBusy: number;
+  /**
+   * CPU time of every other process on the machine (not the server, wrk
+   * or this harness) over the run's duration: other people's work.
+   */
+  othersBusy: number;
+  /** CPU time stolen by the hypervisor over the run's duration. */
+  steal: number;
   /** Socket errors + responses with status ≥ 400. */
   errors: number;
   requests: number;
@@ -194,6 +201,8 @@ export interface ReportInput {
   /** Command lines, for the method section. */
   commands: readonly string[];
   nginxConfigA?: string;
+  /** `--wait-quiet`: seconds waited at most for a quiet machine before each run. */
+  waitQuietS?: number;
   /** Present when HTTPS scenarios were chosen. */
   tls?: {
     /** What `openssl s_client` got from each HTTPS server. */
@@ -332,6 +341,11 @@ export function renderReport(input: ReportInput): string {
     `each preceded by a ${mode.warmupS} s warm-up run with the same parameters; figures are medians over the runs.`,
     "- Every server is pinned to CPU 0 and wrk (`-t1`) to CPU 1 with `taskset`; the harness itself runs on CPU 1. " +
     "Loopback only (127.0.0.1).",
+    ...(input.waitQuietS
+      ? [
+        `- Before each measured run the harness waited (up to ${input.waitQuietS} s) for a second in which other processes used under 10 % of a core (\`--wait-quiet\`).`,
+      ]
+      : []),
     "- req/s, MiB/s and latency percentiles come from `wrk --latency`; MiB/s is wrk's Transfer/sec (headers included).",
     "- RSS is `VmRSS` of the server process from `/proc/<pid>/status` right after each run (for nginx: its only process, `master_process off`; for serve: the node process under npx). " +
     "CPU ms/MiB is the server's utime+stime from `/proc/<pid>/stat` during the run divided by the MiB wrk read; CPU µs/req the same divided by the requests wrk completed.",
@@ -383,18 +397,26 @@ export function renderReport(input: ReportInput): string {
     c.runs.map((r) => formatValue(c.scenario.unit, r.value)).join(" / "),
     c.runs.map((r) => formatLatency(r.p99Us)).join(" / "),
     c.runs.map((r) => formatMiB(r.rssAfter)).join(" / "),
+    c.runs.map((r) => formatPercent(r.othersBusy)).join(" / "),
+    c.runs.map((r) => formatPercent(r.steal)).join(" / "),
   ]);
   lines.push(
+    "`others` is the CPU time every other process of the machine used during the run (not the server, wrk or the harness), " +
+      "`steal` the time the hypervisor gave to other guests, both over the run's duration (100 % is one core): " +
+      "how much other work competed for the two cores.",
+    "",
     markdownTable(
-      ["scenario", "server", "req/s or MiB/s", "p99", "RSS after"],
-      rows,
       [
-        "l",
-        "l",
-        "r",
-        "r",
-        "r",
+        "scenario",
+        "server",
+        "req/s or MiB/s",
+        "p99",
+        "RSS after",
+        "others",
+        "steal",
       ],
+      rows,
+      ["l", "l", "r", "r", "r", "r", "r"],
     ),
     "",
   );

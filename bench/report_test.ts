@@ -53,6 +53,8 @@ function run(value: number, cpuS: number, requests: number): RunMetrics {
     cpuUsPerRequest: (cpuS * 1e6) / requests,
     serverBusy: cpuS / 10,
     clientBusy: 0.95,
+    othersBusy: 0.02,
+    steal: 0,
     errors: 0,
     requests,
   };

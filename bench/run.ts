@@ -259,6 +259,7 @@ async function benchmark(opts: Options, ctx: ServerContext): Promise<void> {
     mode: opts.mode,
     ticksPerS: await clockTicks(),
     log,
+    waitQuietS: opts.waitQuietS,
   };
   log(
     `mode ${opts.mode.name}; servers ${opts.servers.join(", ")}; scenarios ${
@@ -331,6 +332,7 @@ async function benchmark(opts: Options, ctx: ServerContext): Promise<void> {
     skipped,
     commands,
     nginxConfigA: nginxRan ? nginxA() : undefined,
+    waitQuietS: opts.waitQuietS,
     tls: anyTls
       ? {
         checks: tlsChecks,

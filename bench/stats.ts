@@ -143,6 +143,21 @@ export interface ProcStat {
   stime: number;
 }
 
+/** Machine-wide CPU time from `/proc/stat`, in clock ticks. */
+export interface CpuTotals {
+  /** user + nice + system over all CPUs (interrupt time left out). */
+  busy: number;
+  /** Time the hypervisor gave to other guests while ours wanted to run. */
+  steal: number;
+}
+
+/** Reads the aggregate `cpu` line of `/proc/stat`; NaN fields when absent. */
+export function parseCpuTotals(text: string): CpuTotals {
+  const m = /^cpu\s+(.*)$/m.exec(text);
+  const f = m ? m[1].trim().split(/\s+/).map(Number) : [];
+  return { busy: f[0] + f[1] + f[2], steal: f[7] ?? NaN };
+}
+
 /**
  * Parses the one-line text of `/proc/<pid>/stat`. The command name may hold
  * spaces and parentheses, so the fields are counted from the last `)`.

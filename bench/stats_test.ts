@@ -8,6 +8,7 @@ import {
   markdownTable,
   median,
   parseChildTimes,
+  parseCpuTotals,
   parseCurlOutput,
   parseListenPort,
   parseProcStat,
@@ -338,4 +339,14 @@ Deno.test("parseChildTimes reads the children's line of `times`", () => {
   assert.deepEqual(parseChildTimes(bash), { cpuS: 62.75, index: 0 });
   assert.deepEqual(parseChildTimes("wrk: invalid URL\n"), undefined);
   assert.deepEqual(parseChildTimes("0m1.000000s 0m0.000000s\n"), undefined);
+});
+
+Deno.test("parseCpuTotals adds user, nice and system, and reads steal", () => {
+  const text = "cpu  630408 44463 383978 682815 1662 0 40164 512 0 0\n" +
+    "cpu0 315204 22231 191989 341407 831 0 20082 256 0 0\nintr 1 2 3\n";
+  assert.deepEqual(parseCpuTotals(text), {
+    busy: 630408 + 44463 + 383978,
+    steal: 512,
+  });
+  assert.ok(Number.isNaN(parseCpuTotals("intr 1\n").busy));
 });
