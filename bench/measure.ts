@@ -37,6 +37,12 @@ export interface MeasureContext {
 
 /** Other processes using less than this share of one core count as quiet. */
 const QUIET_BUSY = 0.1;
+/**
+ * With `--wait-quiet`, a run during which other processes used more than
+ * this share of a core is measured again (at most as many times again as
+ * there are repetitions).
+ */
+const DISTURBED_BUSY = 0.25;
 
 /**
  * Waits until, over one second, the processes other than this harness
@@ -153,6 +159,7 @@ export async function measure(
     cell.notes.push(`warm-up: ${(e as Error).message}`);
   }
   const reps = scenario.once ? 1 : mode.reps;
+  let redone = 0;
   for (let i = 0; i < reps && server.alive(); i++) {
     if (ctx.waitQuietS > 0) {
       const busy = await waitForQuiet(ctx.waitQuietS, ticksPerS);
@@ -204,7 +211,9 @@ export async function measure(
       errors: w.socketErrors + w.badStatus,
       requests: w.requests,
     };
-    cell.runs.push(m);
+    const disturbed = ctx.waitQuietS > 0 && m.othersBusy > DISTURBED_BUSY &&
+      redone < reps;
+    if (!disturbed) cell.runs.push(m);
     if (!scenario.once && w.requests <= scenario.connections) {
       cell.notes.push(
         `run ${
@@ -222,8 +231,22 @@ export async function measure(
           formatMiB(m.rssAfter)
         }` +
         (scenario.peakRss ? ` (max ${formatMiB(m.rssMax)})` : "") +
-        `, CPU ${cpuS.toFixed(2)} s` +
-        (m.errors > 0 ? `, ${formatCount(m.errors)} errors` : ""),
+        `, CPU ${cpuS.toFixed(2)} s, others ${
+          Math.round(m.othersBusy * 100)
+        } %` +
+        (m.errors > 0 ? `, ${formatCount(m.errors)} errors` : "") +
+        (disturbed ? ": disturbed by other work, measuring again" : ""),
+    );
+    if (disturbed) {
+      redone++;
+      i--;
+    }
+  }
+  if (redone > 0) {
+    cell.notes.push(
+      `${redone} run(s) during which other processes used over ${
+        DISTURBED_BUSY * 100
+      } % of a core were measured again (--wait-quiet)`,
     );
   }
   if (!server.alive()) {

@@ -38,7 +38,8 @@ export const USAGE = [
   "  --requests N       requests sent under strace (default 2000)",
   "  --wait-quiet S     before each measured run, wait up to S seconds",
   "                     (default 0) for a second in which other processes",
-  "                     use under 10 % of a core: for shared machines",
+  "                     use under 10 % of a core, and measure again a run",
+  "                     they disturbed (over 25 %): for shared machines",
   "  -h, --help         this text",
   "",
 ].join("\n");

@@ -343,7 +343,8 @@ export function renderReport(input: ReportInput): string {
     "Loopback only (127.0.0.1).",
     ...(input.waitQuietS
       ? [
-        `- Before each measured run the harness waited (up to ${input.waitQuietS} s) for a second in which other processes used under 10 % of a core (\`--wait-quiet\`).`,
+        `- Before each measured run the harness waited (up to ${input.waitQuietS} s) for a second in which other processes used under 10 % of a core, ` +
+        "and a run during which they used over 25 % was measured again, at most as many times again as there are repetitions (`--wait-quiet`).",
       ]
       : []),
     "- req/s, MiB/s and latency percentiles come from `wrk --latency`; MiB/s is wrk's Transfer/sec (headers included).",
