@@ -6,7 +6,7 @@
  * @module
  */
 
-import { curlCheck, runWrk } from "./load.ts";
+import { curlCheck, runWrk, type WrkOptions } from "./load.ts";
 import { cpuTicks, cpuTotals, rssBytes, sampleMax, sleep } from "./procs.ts";
 import type { Cell, RunMetrics } from "./report.ts";
 import type { Mode, Scenario } from "./scenarios.ts";
@@ -64,9 +64,21 @@ async function waitForQuiet(maxS: number, ticksPerS: number): Promise<number> {
   return busy;
 }
 
+/** A cell being measured: what its wrk runs share. */
+export interface Measuring {
+  cell: Cell;
+  server: RunningServer;
+  spec: ServerSpec;
+  /** wrk options but the duration; undefined when nothing can be measured. */
+  wrk?: Omit<WrkOptions, "durationS">;
+  /** Runs measured again because other work disturbed them. */
+  redone: number;
+}
+
 /**
  * Measures one scenario on one running server (started with the run's
- * certificate when the scenario is over TLS).
+ * certificate when the scenario is over TLS): the checks and warm-up of
+ * {@link startCell}, then its repetitions.
  */
 export async function measure(
   server: RunningServer,
@@ -74,7 +86,25 @@ export async function measure(
   scenario: Scenario,
   ctx: MeasureContext,
 ): Promise<Cell> {
-  const { mode, ticksPerS, log } = ctx;
+  const m = await startCell(server, spec, scenario, ctx);
+  const reps = scenario.once ? 1 : ctx.mode.reps;
+  for (let i = 0; i < reps && server.alive(); i++) {
+    await measureRun(m, i, ctx);
+  }
+  return finishCell(m);
+}
+
+/**
+ * Checks one response of the scenario with curl (and gets the ETag for
+ * `304`), then warms the server up with one unmeasured wrk run.
+ */
+export async function startCell(
+  server: RunningServer,
+  spec: ServerSpec,
+  scenario: Scenario,
+  ctx: MeasureContext,
+): Promise<Measuring> {
+  const { mode } = ctx;
   const short = spec.id === "python" || spec.id === "serve";
   const durationS = scenario.once
     ? mode.hugeDurationS
@@ -101,7 +131,7 @@ export async function measure(
       if (!etag) {
         cell.check = `${head.transfers[0].status}, no ETag`;
         cell.notes.push("no ETag on HEAD: nothing to revalidate");
-        return cell;
+        return { cell, server, spec, redone: 0 };
       }
       headers.push(`If-None-Match: ${etag}`);
     }
@@ -147,20 +177,35 @@ export async function measure(
     cell.check = "failed";
     cell.notes.push(`curl check failed: ${(e as Error).message}`);
   }
-  const base = {
+  const wrk = {
     url,
     connections: scenario.connections,
     timeoutS: scenario.timeoutS,
     headers,
   };
   try {
-    await runWrk({ ...base, durationS: mode.warmupS });
+    await runWrk({ ...wrk, durationS: mode.warmupS });
   } catch (e) {
     cell.notes.push(`warm-up: ${(e as Error).message}`);
   }
-  const reps = scenario.once ? 1 : mode.reps;
-  let redone = 0;
-  for (let i = 0; i < reps && server.alive(); i++) {
+  return { cell, server, spec, wrk, redone: 0 };
+}
+
+/**
+ * Measures repetition `i` of a cell (with `--wait-quiet`: after waiting
+ * for a quiet machine, and again while other work disturbs it, at most as
+ * many times again as there are repetitions).
+ */
+export async function measureRun(
+  measuring: Measuring,
+  i: number,
+  ctx: MeasureContext,
+): Promise<void> {
+  const { cell, server, spec, wrk } = measuring;
+  const { scenario, durationS } = cell;
+  const { ticksPerS, log } = ctx;
+  const reps = scenario.once ? 1 : ctx.mode.reps;
+  while (wrk && server.alive()) {
     if (ctx.waitQuietS > 0) {
       const busy = await waitForQuiet(ctx.waitQuietS, ticksPerS);
       if (!(busy < QUIET_BUSY)) {
@@ -177,11 +222,11 @@ export async function measure(
     const sampler = sampleMax(() => rssBytes(server.pid), 100);
     let w;
     try {
-      w = await runWrk({ ...base, durationS });
+      w = await runWrk({ ...wrk, durationS });
     } catch (e) {
       sampler.stop();
       cell.notes.push(`run ${i + 1}: ${(e as Error).message}`);
-      continue;
+      return;
     }
     const rssMax = sampler.stop();
     const serverTicks = cpuTicks(server.pid) - cpu0;
@@ -212,7 +257,7 @@ export async function measure(
       requests: w.requests,
     };
     const disturbed = ctx.waitQuietS > 0 && m.othersBusy > DISTURBED_BUSY &&
-      redone < reps;
+      measuring.redone < reps;
     if (!disturbed) cell.runs.push(m);
     if (!scenario.once && w.requests <= scenario.connections) {
       cell.notes.push(
@@ -237,11 +282,14 @@ export async function measure(
         (m.errors > 0 ? `, ${formatCount(m.errors)} errors` : "") +
         (disturbed ? ": disturbed by other work, measuring again" : ""),
     );
-    if (disturbed) {
-      redone++;
-      i--;
-    }
+    if (!disturbed) return;
+    measuring.redone++;
   }
+}
+
+/** Adds the notes that concern the cell as a whole, and returns it. */
+export async function finishCell(measuring: Measuring): Promise<Cell> {
+  const { cell, server, redone } = measuring;
   if (redone > 0) {
     cell.notes.push(
       `${redone} run(s) during which other processes used over ${

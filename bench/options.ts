@@ -36,6 +36,9 @@ export const USAGE = [
   "                     1 KiB keep-alive request of pws and nginx A",
   "                     (strace -c) and write bench/syscalls.md",
   "  --requests N       requests sent under strace (default 2000)",
+  "  --interleave       start all servers at once and take their runs in",
+  "                     turn (A, B, C, then B, C, A …): on a shared machine,",
+  "                     other work then hits every server alike",
   "  --wait-quiet S     before each measured run, wait up to S seconds",
   "                     (default 0) for a second in which other processes",
   "                     use under 10 % of a core, and measure again a run",
@@ -56,6 +59,8 @@ export interface Options {
   requests: number;
   /** Seconds to wait, at most, for a quiet machine before each run. */
   waitQuietS: number;
+  /** Start all servers at once and take their runs in turn. */
+  interleave: boolean;
 }
 
 /** A bad command line: print the message and {@link USAGE}, exit 2. */
@@ -91,6 +96,7 @@ export function parseOptions(
         strace: { type: "boolean", default: false },
         requests: { type: "string" },
         "wait-quiet": { type: "string" },
+        interleave: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     }));
@@ -165,5 +171,6 @@ export function parseOptions(
     strace: values.strace,
     requests,
     waitQuietS,
+    interleave: values.interleave,
   };
 }

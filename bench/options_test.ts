@@ -69,6 +69,8 @@ Deno.test("--strace defaults to nginx A and pws", () => {
 
 Deno.test("--wait-quiet takes whole seconds; off by default", () => {
   assert.equal(parse([]).waitQuietS, 0);
+  assert.equal(parse([]).interleave, false);
+  assert.equal(parse(["--interleave"]).interleave, true);
   assert.equal(parse(["--wait-quiet", "30"]).waitQuietS, 30);
 });
 

@@ -203,6 +203,8 @@ export interface ReportInput {
   nginxConfigA?: string;
   /** `--wait-quiet`: seconds waited at most for a quiet machine before each run. */
   waitQuietS?: number;
+  /** `--interleave`: the servers' runs were taken in turn. */
+  interleave?: boolean;
   /** Present when HTTPS scenarios were chosen. */
   tls?: {
     /** What `openssl s_client` got from each HTTPS server. */
@@ -341,6 +343,12 @@ export function renderReport(input: ReportInput): string {
     `each preceded by a ${mode.warmupS} s warm-up run with the same parameters; figures are medians over the runs.`,
     "- Every server is pinned to CPU 0 and wrk (`-t1`) to CPU 1 with `taskset`; the harness itself runs on CPU 1. " +
     "Loopback only (127.0.0.1).",
+    ...(input.interleave
+      ? [
+        "- **Interleaved** (`--interleave`): the servers of a scenario ran at the same time (each pinned to CPU 0, idle while not measured); " +
+        "each was checked and warmed up, then repetition 1 was measured on each in turn, then repetition 2 starting with the next server, and so on.",
+      ]
+      : []),
     ...(input.waitQuietS
       ? [
         `- Before each measured run the harness waited (up to ${input.waitQuietS} s) for a second in which other processes used under 10 % of a core, ` +

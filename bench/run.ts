@@ -11,33 +11,19 @@
  * @module
  */
 
-import {
-  checkTls,
-  CLIENT_CPU,
-  makeDocroot,
-  makeTlsFiles,
-  type TlsCheck,
-  wrkArgs,
-} from "./load.ts";
-import { measure, type MeasureContext } from "./measure.ts";
+import { CLIENT_CPU, makeDocroot, makeTlsFiles, wrkArgs } from "./load.ts";
+import type { MeasureContext } from "./measure.ts";
 import { nginxConfig } from "./nginx.ts";
 import { isStopping, killAll, run, succeeds } from "./procs.ts";
-import {
-  type Cell,
-  describeTlsChecks,
-  type Environment,
-  renderReport,
-  renderTables,
-} from "./report.ts";
-import { type Scenario, SCENARIOS } from "./scenarios.ts";
+import { type Environment, renderReport, renderTables } from "./report.ts";
+import { interleaved, oneAfterAnother } from "./schedule.ts";
+import { SCENARIOS } from "./scenarios.ts";
 import {
   aptInstall,
-  type RunningServer,
   SERVER_CPU,
   type ServerContext,
   SERVERS,
   type ServerSpec,
-  type TlsFiles,
 } from "./servers.ts";
 import { measureSyscalls } from "./syscalls.ts";
 import { type Options, parseOptions, USAGE } from "./options.ts";
@@ -131,9 +117,6 @@ async function clockTicks(): Promise<number> {
   return Number.isFinite(t) && t > 0 ? t : 100;
 }
 
-/** How often a server that died is restarted before its scenarios are given up. */
-const MAX_RESTARTS = 2;
-
 /** Writes a Markdown report and runs `deno fmt` on it, so `deno fmt --check` stays clean. */
 async function writeReport(file: string, markdown: string): Promise<void> {
   await Deno.writeTextFile(file, markdown);
@@ -155,106 +138,10 @@ async function pinSelf(): Promise<void> {
     .catch(() => {});
 }
 
-/** What one server start measured. */
-interface Measured {
-  cells: Cell[];
-  /** For an HTTPS start: what `openssl s_client` got from it. */
-  tlsChecks?: TlsCheck[];
-}
-
-/**
- * Starts `spec` (with the certificate when `tls` is given), measures the
- * scenarios of `group` on it, restarting it when it dies, and stops it.
- * Returns the reason when it did not start.
- */
-async function measureServer(
-  spec: ServerSpec,
-  label: string,
-  group: readonly Scenario[],
-  tls: TlsFiles | undefined,
-  ctx: ServerContext,
-  mctx: MeasureContext,
-): Promise<Measured | string> {
-  let server: RunningServer;
-  try {
-    log(`starting ${label}`);
-    server = await spec.start(ctx, tls);
-  } catch (e) {
-    const reason = (e as Error).message;
-    log(`skipping ${label}: ${reason}`);
-    return reason.split("\n").join(" / ").slice(0, 500);
-  }
-  log(
-    `${label} listens on ${server.scheme}://127.0.0.1:${server.port}/, pid ${server.pid}`,
-  );
-  const measured: Measured = { cells: [] };
-  let restarts = 0;
-  try {
-    if (tls) {
-      measured.tlsChecks = await checkTls(
-        server.port,
-        group[0].path,
-        tls,
-        ctx.tmpDir,
-      );
-      log(`${label}: ${describeTlsChecks(measured.tlsChecks)}`);
-    }
-    for (const scenario of group) {
-      if (isStopping()) break;
-      // A server that dies (or is killed by someone else) is restarted
-      // and the scenario measured again, at most MAX_RESTARTS times.
-      const earlier: string[] = [];
-      let cell: Cell | undefined;
-      while (cell === undefined && !isStopping()) {
-        if (!server.alive()) {
-          const how = server.exitInfo() ?? "gone";
-          if (restarts >= MAX_RESTARTS) {
-            earlier.push(`the server process had died (${how})`);
-            break;
-          }
-          restarts++;
-          log(`${label} died (${how}); restarting it`);
-          await server.stop();
-          try {
-            server = await spec.start(ctx, tls);
-          } catch (e) {
-            earlier.push(`restart failed: ${(e as Error).message}`);
-            break;
-          }
-          earlier.push("restarted the server and measured again");
-        }
-        log(`${spec.id}: ${scenario.id}`);
-        const c = await measure(server, spec, scenario, mctx);
-        if (server.alive() || restarts >= MAX_RESTARTS) cell = c;
-        else earlier.push(...c.notes);
-      }
-      cell ??= {
-        server: spec.id,
-        label,
-        scenario,
-        durationS: 0,
-        runs: [],
-        check: "–",
-        checkOk: false,
-        notes: ["not run"],
-      };
-      cell.notes.unshift(...earlier);
-      measured.cells.push(cell);
-    }
-  } finally {
-    await server.stop();
-  }
-  return measured;
-}
-
 async function benchmark(opts: Options, ctx: ServerContext): Promise<void> {
   const t0 = Date.now();
   const scenarios = SCENARIOS.filter((s) => opts.scenarios.includes(s.id));
   const specs = opts.servers.map((id) => SERVERS[id]);
-  const cells: Cell[] = [];
-  const skipped: { label: string; reason: string }[] = [];
-  const ran: ServerSpec[] = [];
-  const tlsChecks: { label: string; checks: TlsCheck[] }[] = [];
   const mctx: MeasureContext = {
     mode: opts.mode,
     ticksPerS: await clockTicks(),
@@ -269,33 +156,13 @@ async function benchmark(opts: Options, ctx: ServerContext): Promise<void> {
   await makeDocroot(ctx.root, scenarios.some((s) => s.id === "1g-x50"));
   const anyTls = scenarios.some((s) => s.tls);
   if (anyTls) mctx.tls = await makeTlsFiles(`${ctx.tmpDir}/tls`);
-  for (const spec of specs) {
-    if (isStopping()) break;
-    const mine = scenarios.filter((s) => s.servers.includes(spec.id));
-    if (mine.length === 0) continue;
-    const reason = await spec.prepare(ctx);
-    if (reason) {
-      log(`skipping ${spec.label}: ${reason}`);
-      skipped.push({ label: spec.label, reason });
-      continue;
-    }
-    // The cleartext scenarios first, then the server started again with
-    // the certificate for the HTTPS ones.
-    const groups = [mine.filter((s) => !s.tls), mine.filter((s) => s.tls)];
-    for (const group of groups) {
-      if (group.length === 0 || isStopping()) continue;
-      const tls = group[0].tls ? mctx.tls : undefined;
-      const label = tls ? spec.tlsLabel ?? spec.label : spec.label;
-      const m = await measureServer(spec, label, group, tls, ctx, mctx);
-      if (typeof m === "string") {
-        skipped.push({ label, reason: m });
-        continue;
-      }
-      if (!ran.includes(spec)) ran.push(spec);
-      cells.push(...m.cells);
-      if (m.tlsChecks) tlsChecks.push({ label, checks: m.tlsChecks });
-    }
-  }
+  const outcome = await (opts.interleave ? interleaved : oneAfterAnother)(
+    specs,
+    scenarios,
+    ctx,
+    mctx,
+  );
+  const { cells, skipped, ran, tlsChecks } = outcome;
   if (isStopping()) throw new Error("interrupted");
   const env = await environment(specs, ctx, anyTls);
   const commands = [
@@ -333,6 +200,7 @@ async function benchmark(opts: Options, ctx: ServerContext): Promise<void> {
     commands,
     nginxConfigA: nginxRan ? nginxA() : undefined,
     waitQuietS: opts.waitQuietS,
+    interleave: opts.interleave,
     tls: anyTls
       ? {
         checks: tlsChecks,
