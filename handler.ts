@@ -51,6 +51,8 @@ import type { ReadyResponse } from "./files/cache.ts";
 import type { ReplayEntry } from "./http1/replay.ts";
 import { currentHttpSecond } from "./http/response.ts";
 import { authenticatorFor, refusalReply } from "./auth/authenticator.ts";
+import { serveHttp2 } from "./http2/session.ts";
+import { isForeignRequestLine, matchPreface } from "./http2/preface.ts";
 
 /** Who sent the current request: the address, and the user once known. */
 interface RequestClient {
@@ -79,7 +81,24 @@ export async function handleConnection(
   let ex: Exchange | undefined;
   try {
     // The handshake counts against the header timeout, like the head.
-    if (secure && await c.handshake(client.remote) === undefined) return;
+    let alpn: string | null = null;
+    if (secure) {
+      const chosen = await c.handshake(client.remote);
+      if (chosen === undefined) return;
+      alpn = chosen;
+    }
+    // HTTP/2 when ALPN chose it, or when a connection that negotiated
+    // nothing opens with its preface (prior knowledge, RFC 9113 §3.3).
+    if (
+      c.config.http2 &&
+      (alpn === "h2" || (alpn === null && await opensWithPreface(c)))
+    ) {
+      return await serveHttp2(
+        c,
+        client.remote,
+        (head, sink, streamClient) => respond(c.ctx, head, sink, streamClient),
+      );
+    }
     while (true) {
       ex = undefined;
       c.status = 0;
@@ -108,6 +127,19 @@ export async function handleConnection(
   }
 }
 
+/**
+ * Reads until the buffered bytes either differ from the HTTP/2 client
+ * preface or hold all of it. HTTP/1.1 requests differ by the second byte
+ * at the latest (`PUT`, `POST`) and stay buffered for the HTTP/1.1 loop.
+ */
+async function opensWithPreface(c: Connection): Promise<boolean> {
+  while (true) {
+    const match = matchPreface(c.buffer, c.start, c.end);
+    if (match !== "maybe") return match === "yes";
+    if (!await c.fill()) return false;
+  }
+}
+
 /** Records a finished request in the access log, if one is kept. */
 function logRequest(
   c: Connection,
@@ -122,6 +154,7 @@ function logRequest(
     user: client.user,
     method: ex?.head.method ?? "-",
     target: ex?.head.target ?? "-",
+    protocol: ex === undefined ? "-" : `HTTP/1.${ex.head.versionMinor}`,
     status: c.status,
     bytes: c.bytesSent,
     durationMs: Date.now() - c.requestStartedAt,
@@ -189,6 +222,14 @@ async function serveOneRequest(
   const parsed = parseRequestHead(c.buffer, headStart, headEnd, limits);
   c.start = headEnd;
   if (parsed.kind === "error") {
+    if (
+      c.requestsServed === 0 && c.config.http2 &&
+      isForeignRequestLine(c.buffer, headStart, headEnd)
+    ) {
+      // Not HTTP/1 at all where an HTTP/2 preface was due: neither
+      // protocol's answer would be understood, so the connection just ends.
+      return false;
+    }
     await sendErrorAndClose(c, parsed.status);
     return false;
   }

@@ -863,7 +863,6 @@ Deno.test("HTTP major versions other than 1 are 505", async () => {
       ["HTTP/2.0", request("GET", "/", "", "HTTP/2.0")],
       ["HTTP/3.0", request("GET", "/", "", "HTTP/3.0")],
       ["HTTP/0.9 with a version", request("GET", "/", "", "HTTP/0.9")],
-      ["HTTP/2 connection preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"],
     ];
     for (const [name, bytes] of cases) {
       const ex = await exchange(server.port, bytes, { closeWrite: false });
@@ -878,6 +877,21 @@ Deno.test("HTTP major versions other than 1 are 505", async () => {
     );
     assert.equal(res.status, 200);
   });
+});
+
+Deno.test("the HTTP/2 preface starts HTTP/2, or with --no-http2 is a request for HTTP/2.0: 505", async () => {
+  const preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  await withServer(async (server) => {
+    // HTTP/2 on (the default): the server's SETTINGS frame comes back.
+    const ex = await rawExchange(server.port, preface, { timeoutMs: 2000 });
+    assert.ok(ex.bytes.length >= 9, "a frame came back");
+    assert.equal(ex.bytes[3], 0x4, "the first frame is SETTINGS");
+  });
+  await withServer(async (server) => {
+    const ex = await exchange(server.port, preface, { closeWrite: false });
+    assert.deepEqual(ex.responses.map((r) => r.status), [505]);
+    assert.ok(ex.closedByServer && !ex.timedOut);
+  }, { config: { http2: false } });
 });
 
 Deno.test("Host rules: HTTP/1.1 needs exactly one Host, HTTP/1.0 needs none", async () => {

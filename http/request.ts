@@ -17,9 +17,9 @@ export interface RequestHead {
   method: string;
   /** The request-target exactly as sent. */
   target: string;
-  /** HTTP major version; always 1 for a head that parsed. */
+  /** HTTP major version: 1 for a head this parser read, 2 over HTTP/2. */
   versionMajor: number;
-  /** HTTP minor version (0 or 1, or higher for a future 1.x). */
+  /** HTTP minor version (0 or 1, or higher for a future 1.x; 0 for 2). */
   versionMinor: number;
   /** Header fields in order of arrival, names as sent, values trimmed. */
   headers: [name: string, value: string][];

@@ -129,6 +129,11 @@ export function isValidHostValue(value: string): boolean {
   return i + 1 === value.length || isDigits(value.slice(i + 1));
 }
 
+/** True for an HTTP/1.0 request (not 1.1, nor 2.0). */
+export function isHttp10(head: RequestHead): boolean {
+  return head.versionMajor === 1 && head.versionMinor === 0;
+}
+
 /**
  * Checks the Host rules of RFC 9112 §3.2: an HTTP/1.1 request needs exactly
  * one Host field with a valid value. Returns a reason for a 400, or
@@ -138,7 +143,8 @@ export function checkHost(head: RequestHead): string | undefined {
   const hosts = headerValues(head, "host");
   if (hosts.length > 1) return "More than one Host header";
   if (hosts.length === 0) {
-    return head.versionMinor >= 1 ? "Missing Host header" : undefined;
+    // HTTP/1.0 may omit it; HTTP/1.1 and HTTP/2 (as :authority) may not.
+    return isHttp10(head) ? undefined : "Missing Host header";
   }
   return isValidHostValue(hosts[0]) ? undefined : "Invalid Host header";
 }

@@ -84,6 +84,18 @@ const NO_BUFFER = new Uint8Array(0);
 /** Thrown to end a connection quietly (the peer went away, or must). */
 export class ConnectionClosed extends Error {}
 
+/**
+ * A protocol that keeps its own deadlines and shutdown (HTTP/2, whose
+ * reads and writes overlap): the sweeper and a graceful shutdown call it
+ * instead of the HTTP/1.1 behaviour.
+ */
+export interface ProtocolHooks {
+  /** The connection's deadline passed. */
+  expire(): void;
+  /** The server is shutting down gracefully. */
+  drain(): void;
+}
+
 /** What a connection is waiting for, which decides its timeout. */
 export type Phase = "idle" | "head" | "write";
 
@@ -136,7 +148,8 @@ export class ConnectionRegistry {
   drain(): void {
     this.draining = true;
     for (const c of this.connections) {
-      if (c.awaitingRequest && c.phase !== "write") c.closeGracefully();
+      if (c.protocol !== undefined) c.protocol.drain();
+      else if (c.awaitingRequest && c.phase !== "write") c.closeGracefully();
     }
   }
 
@@ -173,6 +186,8 @@ export class Connection {
   bytesSent = 0;
   /** Set when a TLS write made no progress within the write timeout. */
   stalled = false;
+  /** Set when HTTP/2 runs the connection. */
+  protocol: ProtocolHooks | undefined;
 
   constructor(
     readonly conn: Deno.Conn,
@@ -354,6 +369,7 @@ export class Connection {
    */
   expire(): void {
     if (this.closed) return;
+    if (this.protocol !== undefined) return this.protocol.expire();
     if (this.phase === "head" && this.end > this.start) {
       this.phase = "write";
       this.deadline = Infinity;

@@ -53,7 +53,7 @@ export const DEFAULT_PORT = 8000;
 /** The help text printed by `--help`. */
 export const USAGE = `Usage: pws [options] [PORT]
 
-Serve the files of a directory over HTTP/1.1.
+Serve the files of a directory over HTTP/1.1 and HTTP/2.
 
 Arguments:
   PORT                  port to listen on, 0-65535 (default ${DEFAULT_PORT}; 0 picks a free port)
@@ -70,6 +70,8 @@ Options:
   --spa                 unknown extension-less paths asked for as HTML get /index.html
   --clean-urls          /about serves about.html; /about.html redirects to /about
   --cors                Access-Control-Allow-Origin: * and answered preflights
+  --no-http2            speak HTTP/1.1 only (default: HTTP/2 too, by ALPN over
+                        TLS and by prior knowledge in cleartext)
   --header "NAME: VALUE" add a header to file responses (repeatable)
   --auth USER:PASS      require this user and password (HTTP Basic; repeatable)
   --auth-file FILE      require a user of this htpasswd file (bcrypt or {SHA};
@@ -87,11 +89,11 @@ Options:
 HTTPS:
   --tls-cert FILE       PEM certificate (a full chain is allowed), with --tls-key
   --tls-key FILE        PEM private key (ECDSA or RSA) of that certificate
+                        (SIGHUP, or a change of the files, reloads the pair)
   --tls-self-signed     zero-setup HTTPS: a local CA made once in your data
                         directory issues a certificate for this machine
   --redirect-http PORT  also listen on PORT in cleartext, answering 308 to https://
   --hsts SECONDS        send Strict-Transport-Security: max-age=SECONDS over HTTPS
-                        (SIGHUP, or a change of the files, reloads the certificate)
   -h, --help            show this help and exit
   -V, --version         show the version and exit
 
@@ -136,6 +138,7 @@ export function parseCommandLine(args: string[]): CliResult {
         spa: { type: "boolean" },
         "clean-urls": { type: "boolean" },
         cors: { type: "boolean" },
+        "no-http2": { type: "boolean" },
         header: { type: "string", multiple: true },
         auth: { type: "string", multiple: true },
         "auth-file": { type: "string", multiple: true },
@@ -238,6 +241,7 @@ export function parseCommandLine(args: string[]): CliResult {
   if (values["no-compression"]) config.compression = false;
   if (values.spa) config.spa = true;
   if (values.cors) config.cors = true;
+  if (values["no-http2"]) config.http2 = false;
   const extraHeaders: [string, string][] = [];
   for (const text of values.header ?? []) {
     const header = parseHeaderFlag(text);

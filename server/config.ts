@@ -59,6 +59,11 @@ export interface ServerConfig {
   spa: boolean;
   /** `Access-Control-Allow-Origin: *` and answered preflights. */
   cors: boolean;
+  /**
+   * Speak HTTP/2: `h2` offered by ALPN over TLS, and cleartext
+   * connections that open with the HTTP/2 preface (prior knowledge).
+   */
+  http2: boolean;
   /** Header fields added to file responses (`--header`). */
   extraHeaders: [string, string][];
   /** Access log format; "off" for none. */
@@ -108,6 +113,7 @@ export function defaultConfig(rootReal: string): ServerConfig {
     fileCacheMaxFileBytes: 1024 * 1024,
     spa: false,
     cors: false,
+    http2: true,
     extraHeaders: [],
     logFormat: "off",
     logColor: false,

@@ -17,6 +17,8 @@ export interface AccessRecord {
   method: string;
   /** The request-target as sent, or "-". */
   target: string;
+  /** `HTTP/1.1`, `HTTP/1.0` or `HTTP/2`; "-" when unknown. */
+  protocol: string;
   /** The status sent (0 when none was sent). */
   status: number;
   /** Bytes written to the client for this request, head included. */
@@ -120,6 +122,7 @@ export function formatAccessLine(
       user: record.user ?? null,
       method: record.method,
       target,
+      protocol: record.protocol,
       status: record.status,
       bytes: record.bytes,
       durationMs: duration,
@@ -128,9 +131,9 @@ export function formatAccessLine(
   const status = String(record.status);
   const user = record.user === undefined ? "-" : textLogUser(record.user);
   if (!color) {
-    return `${time} ${record.remote} ${user} ${record.method} ${target} ${status} ${record.bytes} ${duration}ms`;
+    return `${time} ${record.remote} ${user} ${record.method} ${target} ${record.protocol} ${status} ${record.bytes} ${duration}ms`;
   }
-  return `${COLORS.dim}${time}${COLORS.reset} ${record.remote} ${user} ${record.method} ${target} ${
+  return `${COLORS.dim}${time}${COLORS.reset} ${record.remote} ${user} ${record.method} ${target} ${record.protocol} ${
     statusColor(record.status)
   }${status}${COLORS.reset} ${record.bytes} ${COLORS.dim}${duration}ms${COLORS.reset}`;
 }

@@ -19,6 +19,7 @@ const RECORD: AccessRecord = {
   remote: "127.0.0.1",
   method: "GET",
   target: "/style.css?v=2",
+  protocol: "HTTP/1.1",
   status: 200,
   bytes: 6587,
   durationMs: 1.26,
@@ -56,7 +57,7 @@ Deno.test("formatAccessLine: text without colour is one plain line", () => {
   const line = formatAccessLine(RECORD, "text", false);
   assert.equal(
     line,
-    "2026-11-24T23:05:07.123Z 127.0.0.1 - GET /style.css?v=2 200 6587 1.3ms",
+    "2026-11-24T23:05:07.123Z 127.0.0.1 - GET /style.css?v=2 HTTP/1.1 200 6587 1.3ms",
   );
   assert.ok(!line.includes("\x1b"), "no escape codes without colour");
   assert.ok(!line.includes("\n"), "no newline in the line itself");
@@ -111,6 +112,7 @@ Deno.test("formatAccessLine: JSON is one parseable object with every field", () 
     user: null,
     method: "GET",
     target: "/style.css?v=2",
+    protocol: "HTTP/1.1",
     status: 200,
     bytes: 6587,
     durationMs: 1.3,
@@ -123,7 +125,7 @@ Deno.test("formatAccessLine: the user (--auth) follows the address", () => {
   const record = { ...RECORD, user: "alice" };
   assert.equal(
     formatAccessLine(record, "text", false),
-    "2026-11-24T23:05:07.123Z 127.0.0.1 alice GET /style.css?v=2 200 6587 1.3ms",
+    "2026-11-24T23:05:07.123Z 127.0.0.1 alice GET /style.css?v=2 HTTP/1.1 200 6587 1.3ms",
   );
   assert.ok(
     formatAccessLine(record, "text", true).includes(" 127.0.0.1 alice GET "),
@@ -146,7 +148,7 @@ Deno.test("formatAccessLine: a user name that would break the text line is perce
   for (const [user, shown] of cases) {
     const line = formatAccessLine({ ...RECORD, user }, "text", false);
     assert.equal(line.split(" ")[2], shown, user);
-    assert.equal(line.split(" ").length, 8, line);
+    assert.equal(line.split(" ").length, 9, line);
     // JSON keeps the name as it is.
     assert.equal(
       JSON.parse(formatAccessLine({ ...RECORD, user }, "json", false)).user,

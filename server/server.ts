@@ -137,6 +137,7 @@ export function startServer(options: StartOptions): RunningServer {
     port: options.port,
     reusePort: options.reusePort ?? false,
     tls: options.tls,
+    alpnProtocols: config.http2 ? ["h2", "http/1.1"] : ["http/1.1"],
   };
   const listener = openListener(spec);
   const addr = listener.addr as Deno.NetAddr;

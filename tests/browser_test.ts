@@ -374,7 +374,7 @@ async function servedCertificate(port: number): Promise<string> {
 
 Deno.test({
   name:
-    "browser: the demo site over HTTPS from --tls-self-signed, a secure context",
+    "browser: the demo site over HTTPS from --tls-self-signed, a secure context, every asset over h2",
   ignore: !hasChromium,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -419,6 +419,12 @@ Deno.test({
       assert.equal(seen.secure, true, "a secure context");
       assert.equal(seen.background, "rgb(247, 245, 240)", "stylesheet applied");
       assert.ok(seen.hops.length >= 3, `resources: ${seen.hops}`);
+      // ALPN chose HTTP/2 for the page and every asset it loaded.
+      assert.deepEqual(
+        [...new Set(seen.hops)],
+        ["h2"],
+        `protocols: ${seen.hops}`,
+      );
       for (const path of ["/style.css", "/images/server.png"]) {
         assert.equal(responses.get(path)?.status(), 200, path);
       }

@@ -1333,7 +1333,7 @@ Deno.test("extraHeaders: on 200, 206 and 304 file responses (and compressed ones
 // Access log (the command-line server)
 
 const LOG_LINE =
-  /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (\S+) (\S+) (\S+) (\S+) (\d{3}) (\d+) (\d+(?:\.\d)?)ms$/;
+  /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (\S+) (\S+) (\S+) (\S+) (\S+) (\d{3}) (\d+) (\d+(?:\.\d)?)ms$/;
 
 /** The log lines of a stopped server: stdout minus the startup line. */
 function logLines(stdout: string): string[] {
@@ -1386,7 +1386,8 @@ Deno.test("access log: one text line per request with method, path, status and b
       assert.ok(!line.includes("\x1b"), "no colour into a pipe");
       const m = LOG_LINE.exec(line);
       assert.ok(m, `log line shape: ${JSON.stringify(line)}`);
-      const [, time, remote, user, method, target, status, bytes] = m;
+      const [, time, remote, user, method, target, protocol, status, bytes] = m;
+      assert.equal(protocol, "HTTP/1.1", line);
       assert.ok(Math.abs(Date.parse(time) - Date.now()) < 60_000);
       assert.equal(remote, "127.0.0.1");
       assert.equal(user, "-", "no --auth: no user");
@@ -1428,6 +1429,7 @@ Deno.test("access log: --log-format json writes one JSON object per line, and no
       assert.equal(entry.user, null, "no --auth: no user");
       assert.equal(entry.method, sent[i].method);
       assert.equal(entry.target, sent[i].target);
+      assert.equal(entry.protocol, "HTTP/1.1");
       assert.equal(entry.status, sent[i].status);
       assert.equal(entry.bytes, sent[i].wireBytes);
       assert.equal(typeof entry.durationMs, "number");
@@ -1463,14 +1465,14 @@ Deno.test("access log: pipelined requests log in order; an unreadable request lo
     const { stdout } = await server.stop();
     const lines = logLines(stdout).map((l) => LOG_LINE.exec(l));
     assert.ok(lines.every((m) => m !== null), stdout);
-    const fields = lines.map((m) => [m![4], m![5], Number(m![6])]);
+    const fields = lines.map((m) => [m![4], m![5], m![6], Number(m![7])]);
     assert.deepEqual(fields, [
-      ["-", "-", 400],
-      ["GET", "/about.html", 200],
-      ["HEAD", "/images/logo.svg", 200],
-      ["GET", "/nope", 404],
+      ["-", "-", "-", 400],
+      ["GET", "/about.html", "HTTP/1.1", 200],
+      ["HEAD", "/images/logo.svg", "HTTP/1.1", 200],
+      ["GET", "/nope", "HTTP/1.1", 404],
     ]);
-    assert.equal(Number(lines[0]![7]), bad);
+    assert.equal(Number(lines[0]![8]), bad);
     assert.equal(pipelined.length, 3);
   }
 });
@@ -1566,7 +1568,7 @@ Deno.test("access log: logging to a drained pipe does not slow serving (2000 kee
     const { stdout } = await logged.stop();
     const lines = logLines(stdout);
     assert.equal(lines.length, loggedRequests, "every request was logged");
-    assert.ok(lines.every((l) => l.includes(" GET /style.css 200 ")));
+    assert.ok(lines.every((l) => l.includes(" GET /style.css HTTP/1.1 200 ")));
   }
   const best = (times: number[]) => Math.min(...times);
   const fmt = (times: number[]) =>

@@ -834,3 +834,40 @@ export async function commandAvailable(command: string): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * Runs a command to completion (killed after `timeoutMs`), with `input`
+ * on its stdin, and returns its exit code and output as text.
+ */
+export async function runCommand(
+  command: string,
+  args: string[],
+  input?: string,
+  timeoutMs = 15_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(command, {
+    args,
+    stdin: input === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (input !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(input));
+    await writer.close();
+  }
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // ended
+    }
+  }, timeoutMs);
+  const out = await child.output();
+  clearTimeout(timer);
+  return {
+    code: out.code,
+    stdout: decoder.decode(out.stdout),
+    stderr: decoder.decode(out.stderr),
+  };
+}

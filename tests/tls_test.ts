@@ -14,6 +14,7 @@ import {
   parseResponses,
   rawExchange,
   REPO_DIR,
+  runCommand as run,
   type RunningServer,
   spawnServer,
   startTestServer,
@@ -26,40 +27,6 @@ const HAS_OPENSSL = await commandAvailable("openssl");
 const HAS_PYTHON = await commandAvailable("python3");
 const decoder = new TextDecoder();
 const INDEX = Deno.readTextFileSync(`${STATIC_DIR}/index.html`);
-
-/** Runs a command to completion (killed after `timeoutMs`). */
-async function run(
-  command: string,
-  args: string[],
-  input?: string,
-  timeoutMs = 15_000,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = new Deno.Command(command, {
-    args,
-    stdin: input === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (input !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(input));
-    await writer.close();
-  }
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // ended
-    }
-  }, timeoutMs);
-  const out = await child.output();
-  clearTimeout(timer);
-  return {
-    code: out.code,
-    stdout: decoder.decode(out.stdout),
-    stderr: decoder.decode(out.stderr),
-  };
-}
 
 /** A temp file holding `text`, removed by the caller. */
 function tempFile(text: string, suffix: string): string {
@@ -135,8 +102,12 @@ Deno.test({
           ],
           "",
         );
+      // h2 is preferred when offered; a client that offers only http/1.1
+      // gets it.
       const alpn = await connect(["-alpn", "h2,http/1.1", "-showcerts"]);
-      assert.match(alpn.stdout, /ALPN protocol: http\/1\.1/);
+      assert.match(alpn.stdout, /ALPN protocol: h2/);
+      const http1 = await connect(["-alpn", "http/1.1"]);
+      assert.match(http1.stdout, /ALPN protocol: http\/1\.1/);
       // The chain: the server's certificate, then the CA.
       assert.match(alpn.stdout, /0 s:CN\s?=\s?localhost/);
       assert.match(alpn.stdout, /1 s:CN\s?=\s?pws test CA/);

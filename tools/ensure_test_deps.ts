@@ -1,8 +1,9 @@
 /**
  * Installs what the test suite needs and the machine lacks: Debian's
  * Chromium for the browser tests (never a browser downloaded by a test
- * tool), curl/wget for the client-compatibility tests, and htpasswd
- * (apache2-utils) for the `--auth-file` tests. Does nothing
+ * tool), curl/wget for the client-compatibility tests, htpasswd
+ * (apache2-utils) for the `--auth-file` tests, openssl and testssl.sh
+ * for the TLS tests, and nghttp2-client for the HTTP/2 tests. Does nothing
  * when they are present; explains itself when it cannot install.
  *
  * @module
@@ -20,6 +21,11 @@ const REQUIREMENTS: Requirement[] = [
   { packageName: "wget", program: "/usr/bin/wget" },
   // htpasswd, so the --auth-file tests read hashes Apache's tool wrote.
   { packageName: "apache2-utils", program: "/usr/bin/htpasswd" },
+  // openssl s_client for the TLS tests, testssl.sh for the TLS scan.
+  { packageName: "openssl", program: "/usr/bin/openssl" },
+  { packageName: "testssl.sh", program: "/usr/bin/testssl" },
+  // nghttp and h2load, the HTTP/2 peers.
+  { packageName: "nghttp2-client", program: "/usr/bin/nghttp" },
 ];
 
 function exists(path: string): boolean {

@@ -1,6 +1,7 @@
 /**
  * Attack class: memory that grows past its bounds. Idle keep-alive
- * connections must give their stream buffers back after each response,
+ * connections (HTTP/1.1 and HTTP/2) must give their stream buffers back
+ * after each response,
  * and the caches must count everything they hold (bodies, ready
  * responses, compressed variants, entry overhead) against `--cache-size`.
  * Each test measures the RSS of a pws process from outside.
@@ -9,6 +10,10 @@
 import assert from "node:assert/strict";
 import { readRssBytes, spawnServer } from "../helpers.ts";
 import { getHead, hammer } from "./race_helpers.ts";
+import { CLIENT_PREFACE, FrameType, SettingId } from "../../http2/frame.ts";
+import { FrameReader } from "../../http2/frame_reader.ts";
+import { FrameWriter } from "../../http2/frame_writer.ts";
+import { HeaderBlockEncoder } from "../../http2/hpack/encoder.ts";
 
 const MIB = 1024 * 1024;
 const encoder = new TextEncoder();
@@ -226,6 +231,107 @@ Deno.test({
         await cacheFillingLoad(root, "20,000 empty files", requests, 32);
       });
     } finally {
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
+
+/**
+ * Opens an HTTP/2 connection with prior knowledge, GETs `path` with
+ * `fields`, reads until the response's last DATA frame, and leaves the
+ * connection open.
+ */
+async function h2GetAndKeep(
+  port: number,
+  path: string,
+  fields: [string, string][],
+): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const block = new HeaderBlockEncoder().encode([
+    [":method", "GET"],
+    [":scheme", "http"],
+    [":authority", "localhost"],
+    [":path", path],
+    ...fields,
+  ]);
+  // Windows wide enough for the whole response, as browsers open them.
+  const out = new FrameWriter()
+    .settings([{ id: SettingId.INITIAL_WINDOW_SIZE, value: MIB }])
+    .windowUpdate(0, MIB)
+    .headers(1, block, { maxFrameSize: 16384, endStream: true })
+    .take();
+  await writeAll(conn, CLIENT_PREFACE);
+  await writeAll(conn, out);
+  const reader = new FrameReader({ expectPreface: false });
+  const buf = new Uint8Array(64 * 1024);
+  while (true) {
+    const n = await conn.read(buf);
+    if (n === null) throw new Error("closed early");
+    reader.push(buf.subarray(0, n));
+    for (let e = reader.next(); e; e = reader.next()) {
+      if (e.kind === "error") throw new Error(e.error.reason);
+      const frame = e.frame;
+      if (frame.type === FrameType.SETTINGS && !frame.ack) {
+        await writeAll(conn, new FrameWriter().settingsAck().take());
+      }
+      if (frame.type === FrameType.DATA && frame.endStream) return conn;
+      if (frame.type === FrameType.RST_STREAM) throw new Error("reset");
+    }
+  }
+}
+
+Deno.test({
+  name: "memory: an idle HTTP/2 connection holds at most 64 KiB after " +
+    "a large response",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "pws-idle-h2-" });
+    await Deno.writeFile(
+      `${root}/big.bin`,
+      new Uint8Array(4 * MIB).fill(0x61),
+    );
+    const server = await spawnServer([
+      "--root",
+      root,
+      "--quiet",
+      "--idle-timeout",
+      "120",
+      "0",
+    ], { cleartext: true });
+    const conns: Deno.TcpConn[] = [];
+    const count = 1000;
+    const range: [string, string][] = [["range", "bytes=1000000-1065535"]];
+    try {
+      // Warm up the runtime with the same exchange.
+      for (let i = 0; i < 50; i++) {
+        (await h2GetAndKeep(server.port, "/big.bin", range)).close();
+      }
+      const before = await settledRssMiB(server.pid);
+      for (let i = 0; i < count; i++) {
+        conns.push(await h2GetAndKeep(server.port, "/big.bin", range));
+      }
+      const after = await settledRssMiB(server.pid);
+      const perConnKiB = (after - before) * 1024 / count;
+      console.log(
+        `idle HTTP/2 connections: RSS ${before.toFixed(1)} → ` +
+          `${after.toFixed(1)} MiB for ${count}: ${
+            perConnKiB.toFixed(1)
+          } KiB each`,
+      );
+      assert.ok(
+        perConnKiB <= 64,
+        `${perConnKiB.toFixed(1)} KiB per idle HTTP/2 connection`,
+      );
+    } finally {
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // closed
+        }
+      }
+      await server.stop();
       await Deno.remove(root, { recursive: true });
     }
   },
