@@ -12,6 +12,7 @@ import {
   type CurlOutput,
   parseChildTimes,
   parseCurlOutput,
+  parseH2load,
   parseSClientSession,
   parseWrk,
   type SClientSession,
@@ -27,6 +28,16 @@ export const FILES: Readonly<Record<string, number>> = {
   "64k.bin": 64 * 1024,
   "1m.bin": 1024 * 1024,
   "100m.bin": 100 * 1024 * 1024,
+};
+
+/**
+ * The byte range the `range` scenario asks of 100m.bin (64 KiB from the
+ * middle, inclusive bounds), also what bench/ceiling.ts has ready.
+ */
+export const BENCH_RANGE = {
+  file: "100m.bin",
+  first: 50_000_000,
+  last: 50_065_535,
 };
 
 /** Size of the sparse file used by the 50-client download. */
@@ -166,6 +177,10 @@ export interface WrkOptions {
   /** Per-request timeout for wrk (responses slower than this count as timeouts). */
   timeoutS: number;
   headers: readonly string[];
+  /** The load generator (default wrk). */
+  client?: "wrk" | "h2load";
+  /** h2load `-m`: streams in flight per connection. */
+  streams?: number;
 }
 
 /** The command line (without taskset) for a wrk run. */
@@ -189,10 +204,33 @@ export interface WrkRun extends WrkResult {
   clientCpuS: number;
 }
 
-/** Runs wrk pinned to {@link CLIENT_CPU} and parses its output; throws when it fails. */
+/**
+ * The command line (without taskset) for an h2load run: one thread, a
+ * timed run (`-D`) of `connections` × `streams`; h2load offers h2 by ALPN
+ * and does not verify the certificate.
+ */
+export function h2loadArgs(o: WrkOptions): string[] {
+  const args = [
+    "-t1",
+    `-c${o.connections}`,
+    `-m${o.streams ?? 1}`,
+    "-D",
+    String(o.durationS),
+  ];
+  for (const h of o.headers) args.push("-H", h);
+  args.push(o.url);
+  return args;
+}
+
+/**
+ * Runs the scenario's client (wrk, or h2load for HTTP/2) pinned to
+ * {@link CLIENT_CPU} and parses its output; throws when it fails.
+ */
 export async function runWrk(o: WrkOptions): Promise<WrkRun> {
-  // Under a shell whose `times` reports the CPU time wrk used: when wrk's
-  // core is busy, the client and not the server sets the pace.
+  const h2 = o.client === "h2load";
+  const tool = h2 ? "h2load" : "wrk";
+  // Under a shell whose `times` reports the CPU time the client used: when
+  // its core is busy, the client and not the server sets the pace.
   const r = await run(
     "taskset",
     [
@@ -200,21 +238,22 @@ export async function runWrk(o: WrkOptions): Promise<WrkRun> {
       String(CLIENT_CPU),
       "sh",
       "-c",
-      'wrk "$@"; s=$?; times >&2; exit $s',
+      `${tool} "$@"; s=$?; times >&2; exit $s`,
       "sh",
-      ...wrkArgs(o),
+      ...(h2 ? h2loadArgs(o) : wrkArgs(o)),
     ],
     { timeoutMs: (o.durationS + o.timeoutS + 20) * 1000 },
   );
-  if (r.timedOut) throw new Error("wrk did not finish in time");
+  if (r.timedOut) throw new Error(`${tool} did not finish in time`);
   const times = parseChildTimes(r.stderr);
   try {
-    return { ...parseWrk(r.stdout), clientCpuS: times?.cpuS ?? NaN };
+    const parsed = h2 ? parseH2load(r.stdout) : parseWrk(r.stdout);
+    return { ...parsed, clientCpuS: times?.cpuS ?? NaN };
   } catch {
     const stderr = times ? r.stderr.slice(0, times.index) : r.stderr;
     throw new Error(
-      `wrk failed (exit ${r.code}): ${
-        (stderr.trim() || r.stdout).trim().slice(0, 300)
+      `${tool} failed (exit ${r.code}): ${
+        (stderr.trim() || r.stdout).trim().slice(-300)
       }`,
     );
   }

@@ -182,6 +182,8 @@ export async function startCell(
     connections: scenario.connections,
     timeoutS: scenario.timeoutS,
     headers,
+    client: scenario.client,
+    streams: scenario.streams,
   };
   try {
     await runWrk({ ...wrk, durationS: mode.warmupS });

@@ -46,7 +46,7 @@ Deno.test("with tls, the listener speaks HTTPS with sessions in a server cache",
   });
   for (
     const line of [
-      "listen 127.0.0.1:8123 ssl;",
+      "listen 127.0.0.1:8123 ssl http2;",
       "ssl_certificate /tmp/b/tls/cert.pem;",
       "ssl_certificate_key /tmp/b/tls/key.pem;",
       "ssl_protocols TLSv1.2 TLSv1.3;",
@@ -67,4 +67,12 @@ Deno.test("without tls, nothing about ssl", () => {
   const conf = nginxConfig({ ...base, openFileCache: false });
   assert.ok(!conf.includes("ssl"));
   assert.ok(conf.includes("listen 127.0.0.1:8123;"));
+});
+
+Deno.test("config C is B with sendfile off and no tcp_nopush", () => {
+  const conf = nginxConfig({ ...base, openFileCache: true, sendfileOff: true });
+  assert.ok(conf.includes("open_file_cache max=1000 inactive=20s;"));
+  assert.ok(conf.includes("sendfile off;"));
+  assert.ok(!conf.includes("sendfile on;"));
+  assert.ok(!conf.includes("tcp_nopush"));
 });

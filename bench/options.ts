@@ -24,7 +24,8 @@ export const USAGE = [
   "  --quick            2 s runs, 1 repetition, fewer scenarios (~2 min)",
   "  --only LIST        servers, comma-separated, from:",
   `                     ${[...SERVER_IDS, "nginx"].join(", ")}`,
-  '                     ("nginx" means nginx-a and nginx-b); default: all',
+  '                     ("nginx" means nginx-a, nginx-b and nginx-c);',
+  "                     default: all (pws-base only with --baseline)",
   "  --scenarios LIST   scenarios, comma-separated, from:",
   `                     ${SCENARIO_IDS.join(", ")}`,
   "                     default: all (full run) or",
@@ -43,6 +44,9 @@ export const USAGE = [
   "                     (default 0) for a second in which other processes",
   "                     use under 10 % of a core, and measure again a run",
   "                     they disturbed (over 25 %): for shared machines",
+  "  --baseline DIR     a checkout of an earlier pws, measured as pws-base",
+  "                     beside this one (e.g. a `git worktree add` of the",
+  "                     commit before a change)",
   "  -h, --help         this text",
   "",
 ].join("\n");
@@ -61,6 +65,8 @@ export interface Options {
   waitQuietS: number;
   /** Start all servers at once and take their runs in turn. */
   interleave: boolean;
+  /** `--baseline`: the checkout of an earlier pws run as `pws-base`. */
+  baselineDir?: string;
 }
 
 /** A bad command line: print the message and {@link USAGE}, exit 2. */
@@ -97,6 +103,7 @@ export function parseOptions(
         requests: { type: "string" },
         "wait-quiet": { type: "string" },
         interleave: { type: "boolean", default: false },
+        baseline: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     }));
@@ -108,7 +115,9 @@ export function parseOptions(
 
   let servers: ServerId[] = values.strace
     ? ["nginx-a", "pws"]
-    : [...SERVER_IDS];
+    : SERVER_IDS.filter((s) =>
+      s !== "pws-base" || values.baseline !== undefined
+    );
   const only = splitList(values.only);
   if (only) {
     const chosen = new Set<ServerId>();
@@ -116,6 +125,7 @@ export function parseOptions(
       if (name === "nginx") {
         chosen.add("nginx-a");
         chosen.add("nginx-b");
+        chosen.add("nginx-c");
       } else if ((SERVER_IDS as readonly string[]).includes(name)) {
         chosen.add(name as ServerId);
       } else {
@@ -127,6 +137,7 @@ export function parseOptions(
     }
     servers = SERVER_IDS.filter((s) => chosen.has(s));
   }
+  if (values.baseline === "") throw new UsageError("--baseline needs a DIR");
 
   let scenarios: ScenarioId[] = [...mode.scenarios];
   const wanted = splitList(values.scenarios);
@@ -172,5 +183,6 @@ export function parseOptions(
     requests,
     waitQuietS,
     interleave: values.interleave,
+    baselineDir: values.baseline,
   };
 }

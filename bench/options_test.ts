@@ -15,9 +15,12 @@ Deno.test("defaults: full mode, every server and scenario", () => {
   const o = parse([]);
   assert.equal(o.mode.name, "full");
   assert.equal(o.mode.reps, 3);
-  assert.deepEqual(o.servers, [...SERVER_IDS]);
+  // pws-base only with --baseline.
+  assert.deepEqual(o.servers, SERVER_IDS.filter((s) => s !== "pws-base"));
   assert.ok(o.servers.includes("pws") && o.servers.includes("prototype"));
-  assert.equal(o.scenarios.length, 11);
+  assert.ok(o.servers.includes("ceiling") && o.servers.includes("nginx-c"));
+  assert.equal(o.scenarios.length, 14);
+  assert.equal(o.baselineDir, undefined);
   assert.ok(o.servers.includes("prototype-tls"));
   assert.equal(o.out, "/repo/bench/results.md");
   assert.equal(o.strace, false);
@@ -30,10 +33,11 @@ Deno.test("--quick uses its own scenarios and report file", () => {
   assert.equal(o.out, "/repo/bench/results-quick.md");
 });
 
-Deno.test("--only nginx means both configurations, in benchmark order", () => {
+Deno.test("--only nginx means the three configurations, in benchmark order", () => {
   assert.deepEqual(parse(["--only", "pws,nginx"]).servers, [
     "nginx-a",
     "nginx-b",
+    "nginx-c",
     "pws",
   ]);
   assert.deepEqual(parse(["--only=python"]).servers, ["python"]);
@@ -96,4 +100,15 @@ Deno.test("bad command lines are usage errors", () => {
   ) {
     assert.throws(() => parseOptions(args, dir), UsageError, args.join(" "));
   }
+});
+
+Deno.test("--baseline adds pws-base to the default servers", () => {
+  const o = parse(["--baseline", "/tmp/old"]);
+  assert.equal(o.baselineDir, "/tmp/old");
+  assert.ok(o.servers.includes("pws-base"));
+  assert.deepEqual(
+    parse(["--baseline=/tmp/old", "--only", "pws,pws-base"]).servers,
+    ["pws", "pws-base"],
+  );
+  assert.throws(() => parseOptions(["--baseline="], dir), UsageError);
 });

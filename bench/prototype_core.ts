@@ -1,6 +1,6 @@
 /**
- * What the two benchmark prototypes (bench/prototype.ts over TCP,
- * bench/prototype_tls.ts over TLS) share: finding the end of a request
+ * What the benchmark prototypes (bench/prototype.ts and bench/ceiling.ts
+ * over TCP, bench/prototype_tls.ts over TLS) share: finding the end of a request
  * head, the path of its request line and a `Connection: close`, and the
  * loop that answers one connection. Nothing is validated: these are
  * ceilings of a design, not servers.
@@ -61,6 +61,28 @@ export function hasClose(buf: Uint8Array, start: number, end: number): boolean {
 }
 
 /**
+ * True when a line of the head in buf[start..end) starts with `name`
+ * followed by a colon, in any case (`name` given in lower case): enough
+ * for the ceiling to tell wrk's `If-None-Match` and `Range` requests
+ * apart without parsing fields.
+ */
+export function hasField(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  name: string,
+): boolean {
+  const n = name.length;
+  for (let i = start; i + n + 2 < end; i++) {
+    if (buf[i] !== 10 || buf[i + n + 1] !== 58) continue;
+    let k = 0;
+    while (k < n && (buf[i + 1 + k] | 32) === name.charCodeAt(k)) k++;
+    if (k === n) return true;
+  }
+  return false;
+}
+
+/**
  * Answers the requests of one connection until the client closes it, a
  * request asks for `Connection: close` or `respond` returns `last` (the
  * 404, after which the connection closes). Heads larger than 16 KiB are
@@ -68,7 +90,13 @@ export function hasClose(buf: Uint8Array, start: number, end: number): boolean {
  */
 export async function serveRequests(
   conn: Deno.Conn,
-  respond: (path: string, close: boolean) => Uint8Array,
+  respond: (
+    path: string,
+    close: boolean,
+    buf: Uint8Array,
+    start: number,
+    end: number,
+  ) => Uint8Array,
   last: Uint8Array,
 ): Promise<void> {
   const buf = new Uint8Array(16 * 1024);
@@ -84,7 +112,7 @@ export async function serveRequests(
         const end = headEnd(buf, start, have);
         if (end < 0) break;
         close = hasClose(buf, start, end);
-        const bytes = respond(pathOf(buf, start, end), close);
+        const bytes = respond(pathOf(buf, start, end), close, buf, start, end);
         if (bytes === last) close = true;
         let off = 0;
         while (off < bytes.length) off += await conn.write(bytes.subarray(off));

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { hasClose, headEnd, pathOf, readyResponses } from "./prototype_core.ts";
+import {
+  hasClose,
+  hasField,
+  headEnd,
+  pathOf,
+  readyResponses,
+} from "./prototype_core.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -44,4 +50,16 @@ Deno.test("readyResponses: the body behind a head, with and without close", () =
     text(close),
     "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello",
   );
+});
+
+Deno.test("hasField finds a field name at the start of a line, in any case", () => {
+  const b = bytes(
+    'GET / HTTP/1.1\r\nHost: x\r\nif-NONE-match: "a"\r\nX-Range: no\r\n\r\n',
+  );
+  assert.ok(hasField(b, 0, b.length, "if-none-match"));
+  assert.ok(!hasField(b, 0, b.length, "range")); // only inside X-Range
+  assert.ok(!hasField(b, 0, b.length, "host:")); // the colon is not the name
+  const r = bytes("GET / HTTP/1.1\r\nRange: bytes=0-1\r\n\r\n");
+  assert.ok(hasField(r, 0, r.length, "range"));
+  assert.ok(!hasField(r, 0, 20, "range")); // cut off before the colon
 });

@@ -110,12 +110,28 @@ function formatValue(unit: Scenario["unit"], v: number): string {
   return unit === "req/s" ? formatCount(v) : formatNumber(v, 4);
 }
 
-/** The Markdown table of one scenario (ratios against the `nginx-a` cell when present). */
+/**
+ * The cell the ratios of a scenario are taken against: the nginx
+ * configuration with the highest median in it (the fastest nginx on this
+ * machine for this load), or undefined when no nginx was measured.
+ */
+export function referenceCell(cells: readonly Cell[]): Cell | undefined {
+  let best: Cell | undefined;
+  let bestValue = -Infinity;
+  for (const c of cells) {
+    if (!c.server.startsWith("nginx") || c.runs.length === 0) continue;
+    const v = medians(c).value;
+    if (v > bestValue) [best, bestValue] = [c, v];
+  }
+  return best;
+}
+
+/** The Markdown table of one scenario (ratios against {@link referenceCell}). */
 export function scenarioTable(
   scenario: Scenario,
   cells: readonly Cell[],
 ): string {
-  const ref = cells.find((c) => c.server === "nginx-a" && c.runs.length > 0);
+  const ref = referenceCell(cells);
   const r = ref ? medians(ref) : undefined;
   const headers = ["Server", scenario.unit];
   if (scenario.peakRss) headers.push("RSS max", "RSS after");
@@ -303,6 +319,10 @@ export function renderTables(
       scenarioTable(s, mine),
       "",
     );
+    const ref = referenceCell(mine);
+    if (ref) {
+      parts.push(`(×n): against ${ref.label}, the fastest nginx here.`, "");
+    }
     for (const c of mine) {
       for (const n of c.notes) parts.push(`- ⚠ ${c.label}: ${n}`);
     }
@@ -355,10 +375,11 @@ export function renderReport(input: ReportInput): string {
         "and a run during which they used over 25 % was measured again, at most as many times again as there are repetitions (`--wait-quiet`).",
       ]
       : []),
-    "- req/s, MiB/s and latency percentiles come from `wrk --latency`; MiB/s is wrk's Transfer/sec (headers included).",
+    "- req/s, MiB/s and latency percentiles come from `wrk --latency`; MiB/s is wrk's Transfer/sec (headers included). " +
+    "The `h2-*` scenarios use h2load (`-t1`, timed with `-D`): req/s is its figure, MiB/s its traffic total over the duration; it reports no percentiles (–).",
     "- RSS is `VmRSS` of the server process from `/proc/<pid>/status` right after each run (for nginx: its only process, `master_process off`; for serve: the node process under npx). " +
     "CPU ms/MiB is the server's utime+stime from `/proc/<pid>/stat` during the run divided by the MiB wrk read; CPU µs/req the same divided by the requests wrk completed.",
-    "- `(×n)` is the figure divided by nginx A's in the same scenario (for req/s and MiB/s higher is better; for latency, RSS and CPU lower is better).",
+    "- `(×n)` is the figure divided by that of the fastest nginx configuration in the same scenario, named under each table (for req/s and MiB/s higher is better; for latency, RSS and CPU lower is better).",
     "- `±` is (max − min) / median of the main figure over the runs; `errors` counts wrk socket errors and responses with status ≥ 400 over all runs; " +
     "`check` is the status and body size one curl request got before the runs (✗: not what the scenario expects).",
     "",

@@ -4,6 +4,7 @@ import {
   type Cell,
   describeTlsCheck,
   describeTlsChecks,
+  referenceCell,
   type RunMetrics,
   scenarioTable,
 } from "./report.ts";
@@ -87,4 +88,29 @@ Deno.test("HTTPS tables show CPU per request with its ratio, and both cores' loa
   assert.ok(table[2].startsWith("| nginx A + ssl | 4,000 (×1.00) |"));
   // 9 s of CPU for 30,000 requests: 300 µs, 1.2 × nginx's 250 µs.
   assert.ok(table[3].includes("| 300 (×1.20) | 90 % | 95 % |"), table[3]);
+});
+
+Deno.test("ratios are taken against the fastest nginx configuration", () => {
+  const scenario = SCENARIOS.find((s) => s.id === "1k")!;
+  const cell = (server: Cell["server"], value: number): Cell => ({
+    server,
+    label: server,
+    scenario,
+    durationS: 10,
+    runs: [run(value, 9, value * 10)],
+    check: "200, 1024 B",
+    checkOk: true,
+    notes: [],
+  });
+  const cells = [
+    cell("nginx-a", 100_000),
+    cell("nginx-c", 160_000),
+    cell("nginx-b", 150_000),
+    cell("ceiling", 200_000),
+    cell("pws", 120_000),
+  ];
+  assert.equal(referenceCell(cells)?.server, "nginx-c");
+  const table = scenarioTable(scenario, cells).split("\n");
+  assert.ok(table[6].startsWith("| pws | 120,000 (×0.75) |"), table[6]);
+  assert.equal(referenceCell([cell("pws", 1)]), undefined);
 });

@@ -11,7 +11,13 @@
  * @module
  */
 
-import { CLIENT_CPU, makeDocroot, makeTlsFiles, wrkArgs } from "./load.ts";
+import {
+  CLIENT_CPU,
+  h2loadArgs,
+  makeDocroot,
+  makeTlsFiles,
+  wrkArgs,
+} from "./load.ts";
 import type { MeasureContext } from "./measure.ts";
 import { nginxConfig } from "./nginx.ts";
 import { isStopping, killAll, run, succeeds } from "./procs.ts";
@@ -51,6 +57,7 @@ async function environment(
   specs: ServerSpec[],
   ctx: ServerContext,
   tls = false,
+  h2 = false,
 ): Promise<Environment> {
   let cpuModel = "unknown";
   try {
@@ -72,11 +79,21 @@ async function environment(
       'ldd "$(command -v wrk)" | grep -o "libssl[^ ]*"',
     ])) || "none found";
   }
+  if (h2) versions.h2load = await text("h2load", ["--version"]);
   for (const s of specs) {
-    // Same binary as nginx-a, or deno.
-    if (["nginx-b", "pws", "prototype-tls"].includes(s.id)) continue;
-    versions[s.id === "nginx-a" ? "nginx" : s.id] = (await s.version(ctx))
-      .replace(/^nginx version: /, "");
+    // Same binary as nginx-a or pws, or deno.
+    if (
+      ["nginx-b", "nginx-c", "pws-nowatch", "prototype-tls", "ceiling"]
+        .includes(s.id)
+    ) continue;
+    const key = s.id === "nginx-a"
+      ? "nginx"
+      : s.id === "pws"
+      ? "pws commit"
+      : s.id === "pws-base"
+      ? "pws baseline commit"
+      : s.id;
+    versions[key] = (await s.version(ctx)).replace(/^nginx version: /, "");
   }
   return {
     date: new Date().toISOString().replace("T", " ").slice(0, 19) + " UTC",
@@ -92,7 +109,11 @@ async function environment(
  * Makes sure wrk, curl and taskset (strace when asked, openssl for HTTPS
  * scenarios) are there, installing with apt.
  */
-async function ensureTools(strace: boolean, tls: boolean): Promise<void> {
+async function ensureTools(
+  strace: boolean,
+  tls: boolean,
+  h2: boolean,
+): Promise<void> {
   const need: [string, string[], string][] = [
     ["wrk", ["-v"], "wrk"],
     ["curl", ["--version"], "curl"],
@@ -100,6 +121,7 @@ async function ensureTools(strace: boolean, tls: boolean): Promise<void> {
   ];
   if (strace) need.push(["strace", ["-V"], "strace"]);
   if (tls) need.push(["openssl", ["version"], "openssl"]);
+  if (h2) need.push(["h2load", ["--version"], "nghttp2-client"]);
   for (const [cmd, args, pkg] of need) {
     // `wrk -v` exits 1, so look at whether it runs at all.
     const ok = cmd === "wrk"
@@ -164,22 +186,31 @@ async function benchmark(opts: Options, ctx: ServerContext): Promise<void> {
   );
   const { cells, skipped, ran, tlsChecks } = outcome;
   if (isStopping()) throw new Error("interrupted");
-  const env = await environment(specs, ctx, anyTls);
+  const env = await environment(
+    specs,
+    ctx,
+    anyTls,
+    scenarios.some((s) => s.client === "h2load"),
+  );
   const commands = [
     `taskset -c ${SERVER_CPU} <server>     # every server`,
-    ...scenarios.map((s) =>
-      `taskset -c ${CLIENT_CPU} wrk ${
-        wrkArgs({
-          url: `${s.tls ? "https" : "http"}://127.0.0.1:PORT${s.path}`,
-          connections: s.connections,
-          durationS: s.once ? opts.mode.hugeDurationS : opts.mode.durationS,
-          timeoutS: s.timeoutS,
-          headers: s.ifNoneMatch
-            ? [...s.headers, 'If-None-Match: "<ETag from HEAD>"']
-            : s.headers,
-        }).map((a) => (/[\s"]/.test(a) ? `'${a}'` : a)).join(" ")
-      }   # ${s.id}`
-    ),
+    ...scenarios.map((s) => {
+      const o = {
+        url: `${s.tls ? "https" : "http"}://127.0.0.1:PORT${s.path}`,
+        connections: s.connections,
+        durationS: s.once ? opts.mode.hugeDurationS : opts.mode.durationS,
+        timeoutS: s.timeoutS,
+        headers: s.ifNoneMatch
+          ? [...s.headers, 'If-None-Match: "<ETag from HEAD>"']
+          : s.headers,
+        streams: s.streams,
+      };
+      const h2 = s.client === "h2load";
+      return `taskset -c ${CLIENT_CPU} ${h2 ? "h2load" : "wrk"} ${
+        (h2 ? h2loadArgs(o) : wrkArgs(o))
+          .map((a) => (/[\s"]/.test(a) ? `'${a}'` : a)).join(" ")
+      }   # ${s.id}`;
+    }),
   ];
   const nginxA = (tls?: { cert: string; key: string }) =>
     nginxConfig({
@@ -248,6 +279,7 @@ async function main(): Promise<number> {
     tmpDir,
     root: `${tmpDir}/root`,
     repoDir: new URL("..", import.meta.url).pathname.replace(/\/$/, ""),
+    baselineDir: opts.baselineDir,
     log,
   };
   let cleaning: Promise<void> | undefined;
@@ -285,10 +317,11 @@ async function main(): Promise<number> {
       }
     } catch { /* not Linux */ }
     await pinSelf();
+    const chosen = SCENARIOS.filter((s) => opts.scenarios.includes(s.id));
     await ensureTools(
       opts.strace,
-      !opts.strace &&
-        SCENARIOS.some((s) => s.tls && opts.scenarios.includes(s.id)),
+      !opts.strace && chosen.some((s) => s.tls),
+      !opts.strace && chosen.some((s) => s.client === "h2load"),
     );
     if (opts.strace) {
       await makeDocroot(ctx.root, false);

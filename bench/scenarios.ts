@@ -4,7 +4,7 @@
  * @module
  */
 
-import { FILES, HUGE_FILE } from "./load.ts";
+import { BENCH_RANGE, FILES, HUGE_FILE } from "./load.ts";
 import { SERVER_IDS, type ServerId } from "./servers.ts";
 
 /** Identifiers accepted by `--scenarios`. */
@@ -19,7 +19,10 @@ export type ScenarioId =
   | "1g-x50"
   | "1k-tls"
   | "tls-handshake"
-  | "1m-tls";
+  | "1m-tls"
+  | "h2-1k"
+  | "h2-64k"
+  | "h2-1m";
 
 /** One load pattern, run against each of its servers. */
 export interface Scenario {
@@ -30,8 +33,15 @@ export interface Scenario {
   about: string;
   /** Path requested. */
   path: string;
-  /** wrk connections. */
+  /** Client connections. */
   connections: number;
+  /**
+   * The load generator: wrk (HTTP/1.1, the default) or h2load (HTTP/2
+   * over TLS, `streams` requests in flight on each connection).
+   */
+  client?: "wrk" | "h2load";
+  /** h2load `-m`: concurrent streams per connection. */
+  streams?: number;
   /** Extra request headers. */
   headers: readonly string[];
   /** Add `If-None-Match` with the ETag the server sent for `path`. */
@@ -59,10 +69,25 @@ export interface Scenario {
   once?: boolean;
 }
 
-const BIG3: readonly ServerId[] = ["nginx-a", "nginx-b", "pws"];
+const RANGE_FIELD = `Range: bytes=${BENCH_RANGE.first}-${BENCH_RANGE.last}`;
+
+/** The three nginx configurations and the pws variants. */
+const BIG3: readonly ServerId[] = [
+  "nginx-a",
+  "nginx-b",
+  "nginx-c",
+  "pws",
+  "pws-nowatch",
+  "pws-base",
+];
+/** The fast paths of issue 14: also against the bare Deno ceiling. */
+const WITH_CEILING: readonly ServerId[] = [...BIG3, "ceiling"];
+/** Every server over TCP but the ceiling (which has only the fast paths ready). */
 const ALL: readonly ServerId[] = SERVER_IDS.filter((s) =>
-  s !== "prototype-tls"
+  s !== "prototype-tls" && s !== "ceiling"
 );
+/** nginx A with `ssl http2` and pws with `--tls-cert`, both offering h2. */
+const H2: readonly ServerId[] = ["nginx-a", "pws"];
 /** nginx A with `ssl`, pws with `--tls-cert`, and the bare TLS prototype. */
 const TLS: readonly ServerId[] = ["nginx-a", "pws", "prototype-tls"];
 
@@ -78,9 +103,10 @@ export const SCENARIOS: readonly Scenario[] = [
     headers: [],
     unit: "req/s",
     cpuPerMiB: false,
+    cpuPerRequest: true,
     expect: { status: 200, bytes: FILES["1k.bin"] },
     timeoutS: 10,
-    servers: ALL,
+    servers: [...ALL, "ceiling"],
   },
   {
     id: "1k-close",
@@ -92,9 +118,10 @@ export const SCENARIOS: readonly Scenario[] = [
     headers: ["Connection: close"],
     unit: "req/s",
     cpuPerMiB: false,
+    cpuPerRequest: true,
     expect: { status: 200, bytes: FILES["1k.bin"] },
     timeoutS: 10,
-    servers: [...BIG3, "prototype"],
+    servers: [...WITH_CEILING, "prototype"],
   },
   {
     id: "64k",
@@ -147,23 +174,24 @@ export const SCENARIOS: readonly Scenario[] = [
     ifNoneMatch: true,
     unit: "req/s",
     cpuPerMiB: false,
+    cpuPerRequest: true,
     expect: { status: 304, bytes: 0 },
     timeoutS: 10,
-    servers: BIG3,
+    servers: WITH_CEILING,
   },
   {
     id: "range",
     title: "Range request in a 100 MiB file",
     about:
-      "64 keep-alive connections each asking for `Range: bytes=50000000-50065535` (64 KiB from the middle of 100m.bin): should be 206.",
-    path: "/100m.bin",
+      `64 keep-alive connections each asking for \`${RANGE_FIELD}\` (64 KiB from the middle of 100m.bin): should be 206.`,
+    path: `/${BENCH_RANGE.file}`,
     connections: 64,
-    headers: ["Range: bytes=50000000-50065535"],
+    headers: [RANGE_FIELD],
     unit: "req/s",
     cpuPerMiB: true,
     expect: { status: 206, bytes: 65536 },
     timeoutS: 10,
-    servers: BIG3,
+    servers: WITH_CEILING,
   },
   {
     id: "1g-x50",
@@ -229,6 +257,60 @@ export const SCENARIOS: readonly Scenario[] = [
     timeoutS: 10,
     servers: TLS,
   },
+  {
+    id: "h2-1k",
+    title: "1 KiB over HTTP/2",
+    about:
+      "h2load, 16 TLS connections with 10 streams each (`-c16 -m10`), fetching a 1 KiB file: per-request cost of HTTP/2 (HPACK, frames, flow control) on top of TLS. nginx A with `ssl http2` and pws, both agreeing to h2 by ALPN.",
+    path: "/1k.bin",
+    connections: 16,
+    client: "h2load",
+    streams: 10,
+    headers: [],
+    unit: "req/s",
+    cpuPerMiB: false,
+    cpuPerRequest: true,
+    tls: true,
+    expect: { status: 200, bytes: FILES["1k.bin"] },
+    timeoutS: 10,
+    servers: H2,
+  },
+  {
+    id: "h2-64k",
+    title: "64 KiB over HTTP/2",
+    about:
+      "h2load `-c16 -m10` fetching a 64 KiB file over HTTP/2 and TLS: DATA frames and flow control windows.",
+    path: "/64k.bin",
+    connections: 16,
+    client: "h2load",
+    streams: 10,
+    headers: [],
+    unit: "req/s",
+    cpuPerMiB: true,
+    cpuPerRequest: true,
+    tls: true,
+    expect: { status: 200, bytes: FILES["64k.bin"] },
+    timeoutS: 10,
+    servers: H2,
+  },
+  {
+    id: "h2-1m",
+    title: "1 MiB over HTTP/2",
+    about:
+      "h2load `-c16 -m4` fetching a 1 MiB file over HTTP/2 and TLS: encryption and DATA throughput with several streams sharing a connection.",
+    path: "/1m.bin",
+    connections: 16,
+    client: "h2load",
+    streams: 4,
+    headers: [],
+    unit: "req/s",
+    cpuPerMiB: true,
+    cpuPerRequest: true,
+    tls: true,
+    expect: { status: 200, bytes: FILES["1m.bin"] },
+    timeoutS: 30,
+    servers: H2,
+  },
 ];
 
 /** Scenario ids, for flag validation. */
@@ -281,5 +363,7 @@ export const QUICK: Mode = {
     "1k-tls",
     "tls-handshake",
     "1m-tls",
+    "h2-1k",
+    "h2-1m",
   ],
 };

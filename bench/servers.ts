@@ -30,7 +30,11 @@ import { parseListenPort } from "./stats.ts";
 export type ServerId =
   | "nginx-a"
   | "nginx-b"
+  | "nginx-c"
   | "pws"
+  | "pws-nowatch"
+  | "pws-base"
+  | "ceiling"
   | "prototype"
   | "prototype-tls"
   | "python"
@@ -40,7 +44,11 @@ export type ServerId =
 export const SERVER_IDS: readonly ServerId[] = [
   "nginx-a",
   "nginx-b",
+  "nginx-c",
   "pws",
+  "pws-nowatch",
+  "pws-base",
+  "ceiling",
   "prototype",
   "prototype-tls",
   "python",
@@ -61,6 +69,11 @@ export interface ServerContext {
   root: string;
   /** Directory holding pws's `main.ts`. */
   repoDir: string;
+  /**
+   * A checkout of an earlier pws (`--baseline DIR`), run as `pws-base` to
+   * compare against.
+   */
+  baselineDir?: string;
   /** Progress output. */
   log: (msg: string) => void;
 }
@@ -259,15 +272,34 @@ export async function aptInstall(
   }
 }
 
-function nginxSpec(id: "nginx-a" | "nginx-b"): ServerSpec {
-  const b = id === "nginx-b";
+const NGINX_LABELS: Record<
+  "nginx-a" | "nginx-b" | "nginx-c",
+  { label: string; about: string }
+> = {
+  "nginx-a": {
+    label: "nginx A (default)",
+    about:
+      "nginx, single process (`master_process off`), `sendfile on`, `tcp_nopush on`, no access log, `keepalive_requests 100000`",
+  },
+  "nginx-b": {
+    label: "nginx B (open_file_cache)",
+    about:
+      "nginx, config A plus `open_file_cache max=1000 inactive=20s; open_file_cache_valid 30s;`",
+  },
+  "nginx-c": {
+    label: "nginx C (open_file_cache, sendfile off)",
+    about:
+      "nginx, config B with `sendfile off` (no `tcp_nopush`): no open or stat per request, and a small file goes out with head and body in one `writev`",
+  },
+};
+
+function nginxSpec(id: "nginx-a" | "nginx-b" | "nginx-c"): ServerSpec {
+  const cached = id !== "nginx-a";
   return {
     id,
-    label: b ? "nginx B (open_file_cache)" : "nginx A (default)",
-    tlsLabel: b ? undefined : "nginx A + ssl",
-    about: b
-      ? "nginx, config A plus `open_file_cache max=1000 inactive=20s; open_file_cache_valid 30s;`"
-      : "nginx, single process (`master_process off`), `sendfile on`, `tcp_nopush on`, no access log, `keepalive_requests 100000`",
+    label: NGINX_LABELS[id].label,
+    tlsLabel: id === "nginx-a" ? "nginx A + ssl" : undefined,
+    about: NGINX_LABELS[id].about,
     async prepare(ctx) {
       if (await succeeds("nginx", ["-v"])) return undefined;
       if (
@@ -289,7 +321,8 @@ function nginxSpec(id: "nginx-a" | "nginx-b"): ServerSpec {
           tmpDir: dir,
           root: ctx.root,
           port,
-          openFileCache: b,
+          openFileCache: cached,
+          sendfileOff: id === "nginx-c",
           tls,
         }),
       );
@@ -327,35 +360,89 @@ function portFromLog(log: string): number | undefined {
   return undefined;
 }
 
-const pwsSpec: ServerSpec = {
-  id: "pws",
-  label: "pws",
+/**
+ * pws from `repoDir` (the checkout under test, or `--baseline`'s),
+ * started with `extra` flags.
+ */
+function pwsSpec(
+  id: "pws" | "pws-nowatch" | "pws-base",
+  label: string,
+  about: string,
+  extra: string[],
+): ServerSpec {
+  const dirOf = (ctx: ServerContext) =>
+    id === "pws-base" ? ctx.baselineDir : ctx.repoDir;
+  return {
+    id,
+    label,
+    about,
+    async prepare(ctx) {
+      const dir = dirOf(ctx);
+      if (dir === undefined) return "no --baseline DIR given";
+      try {
+        await Deno.stat(`${dir}/main.ts`);
+      } catch {
+        return `${dir}/main.ts does not exist`;
+      }
+      if (extra.length === 0) return undefined;
+      // An older pws may not know the flag: ask its --help.
+      const help = await run(Deno.execPath(), [
+        "run",
+        "--allow-all",
+        "main.ts",
+        "--help",
+      ], { cwd: dir, timeoutMs: 60_000 }).catch(() => undefined);
+      const text = `${help?.stdout ?? ""}${help?.stderr ?? ""}`;
+      const missing = extra.filter((f) => f.startsWith("--"))
+        .filter((f) => !text.includes(f));
+      return missing.length > 0
+        ? `this pws does not know ${missing.join(", ")} (not in its --help)`
+        : undefined;
+    },
+    async version(ctx) {
+      const dir = dirOf(ctx);
+      const rev = dir === undefined ? "" : await firstLine("git", [
+        "-C",
+        dir,
+        "log",
+        "-1",
+        "--format=%h %s",
+      ]);
+      return rev.slice(0, 100);
+    },
+    start(ctx, tls) {
+      const name = tls ? `${id}-tls` : id;
+      return launch(ctx, name, [
+        ...DENO_RUN,
+        "main.ts",
+        "--quiet",
+        ...extra,
+        "--root",
+        ctx.root,
+        "--host",
+        "127.0.0.1",
+        ...(tls ? ["--tls-cert", tls.cert, "--tls-key", tls.key] : []),
+        "0",
+      ], {
+        cwd: dirOf(ctx),
+        tls: tls !== undefined,
+        timeoutMs: 120_000, // the first start may fetch npm packages
+        findPort: portFromLog,
+      });
+    },
+  };
+}
+
+const ceilingSpec: ServerSpec = {
+  id: "ceiling",
+  label: "bare Deno ceiling",
   about:
-    "this project: `deno run --allow-all --v8-flags=--max-semi-space-size=1 main.ts --quiet --root DIR --host 127.0.0.1 0` (access log off, as in the nginx configs); for HTTPS also `--tls-cert CERT --tls-key KEY`",
-  async prepare(ctx) {
-    try {
-      await Deno.stat(`${ctx.repoDir}/main.ts`);
-      return undefined;
-    } catch {
-      return `${ctx.repoDir}/main.ts does not exist yet`;
-    }
-  },
+    "bench/ceiling.ts: raw TCP, responses made at start-up (200, 304 and the benchmark's 206) written as they are: no stat, open, parsing, validation or Date; what any Deno server on raw TCP can reach at best",
+  prepare: () => Promise.resolve(undefined),
   version: () => firstLine(Deno.execPath(), ["--version"]),
-  start(ctx, tls) {
-    return launch(ctx, tls ? "pws-tls" : "pws", [
-      ...DENO_RUN,
-      "main.ts",
-      "--quiet",
-      "--root",
-      ctx.root,
-      "--host",
-      "127.0.0.1",
-      ...(tls ? ["--tls-cert", tls.cert, "--tls-key", tls.key] : []),
-      "0",
-    ], {
+  start(ctx) {
+    return launch(ctx, "ceiling", [...DENO_RUN, "bench/ceiling.ts", ctx.root], {
       cwd: ctx.repoDir,
-      tls: tls !== undefined,
-      timeoutMs: 120_000, // the first start may fetch npm packages
       findPort: portFromLog,
     });
   },
@@ -500,7 +587,26 @@ const serveSpec: ServerSpec = {
 export const SERVERS: Readonly<Record<ServerId, ServerSpec>> = {
   "nginx-a": nginxSpec("nginx-a"),
   "nginx-b": nginxSpec("nginx-b"),
-  pws: pwsSpec,
+  "nginx-c": nginxSpec("nginx-c"),
+  pws: pwsSpec(
+    "pws",
+    "pws",
+    "this project: `deno run --allow-all --v8-flags=--max-semi-space-size=1 main.ts --quiet --root DIR --host 127.0.0.1 0` (access log off, as in the nginx configs; the root watcher on where pws has one); for HTTPS also `--tls-cert CERT --tls-key KEY`",
+    [],
+  ),
+  "pws-nowatch": pwsSpec(
+    "pws-nowatch",
+    "pws --no-watch",
+    "pws as above with `--no-watch`: no root watcher, a `stat` per cached hit",
+    ["--no-watch"],
+  ),
+  "pws-base": pwsSpec(
+    "pws-base",
+    "pws baseline",
+    "an earlier pws (`--baseline DIR`, its commit under Machine), started like pws",
+    [],
+  ),
+  ceiling: ceilingSpec,
   prototype: prototypeSpec,
   "prototype-tls": prototypeTlsSpec,
   python: pythonSpec,

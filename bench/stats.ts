@@ -102,6 +102,47 @@ export function parseWrk(output: string): WrkResult {
 }
 
 /**
+ * Parses the summary h2load prints after a timed run (`-D`) into the shape
+ * of a wrk result: completed requests are the 2xx and 3xx responses,
+ * socket errors h2load's failed, errored and timed-out requests, bad
+ * statuses its 4xx and 5xx, bytes read its traffic total (frames
+ * included). h2load gives no latency percentiles: those are NaN. Throws
+ * when the summary is missing.
+ */
+export function parseH2load(output: string): WrkResult {
+  const finished = /finished in [\d.]+(?:us|ms|s|m|h), ([\d.]+) req\/s/.exec(
+    output,
+  );
+  const reqs =
+    /requests: \d+ total, \d+ started, \d+ done, \d+ succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/
+      .exec(output);
+  const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/
+    .exec(output);
+  const traffic = /traffic: \S+ \((\d+)\) total/.exec(output);
+  if (!finished || !reqs || !codes || !traffic) {
+    throw new Error(`unrecognised h2load output:\n${output}`);
+  }
+  const requestsPerSec = Number(finished[1]);
+  const requests = Number(codes[1]) + Number(codes[2]);
+  const done = requests + Number(codes[3]) + Number(codes[4]);
+  // h2load's req/s is done requests over the main duration (-D), which
+  // leaves out connecting; recover that duration from it.
+  const durationS = requestsPerSec > 0 ? done / requestsPerSec : NaN;
+  const bytesRead = Number(traffic[1]);
+  return {
+    requests,
+    durationS,
+    bytesRead,
+    requestsPerSec,
+    bytesPerSec: bytesRead / durationS,
+    latencyUs: { p50: NaN, p75: NaN, p90: NaN, p99: NaN },
+    socketErrors: Number(reqs[1]) + Number(reqs[2]) + Number(reqs[3]),
+    timeouts: Number(reqs[3]),
+    badStatus: Number(codes[3]) + Number(codes[4]),
+  };
+}
+
+/**
  * The median of the finite numbers in `values` (the mean of the two middle
  * ones for an even count); `NaN` when there are none.
  */

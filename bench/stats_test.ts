@@ -10,6 +10,7 @@ import {
   parseChildTimes,
   parseCpuTotals,
   parseCurlOutput,
+  parseH2load,
   parseListenPort,
   parseProcStat,
   parseSClientSession,
@@ -349,4 +350,47 @@ Deno.test("parseCpuTotals adds user, nice and system, and reads steal", () => {
     steal: 512,
   });
   assert.ok(Number.isNaN(parseCpuTotals("intr 1\n").busy));
+});
+
+const H2LOAD = `starting benchmark...
+spawning thread #0: 4 total client(s). Timing-based test with 0s of warm-up time and 2s of main duration for measurements.
+Application protocol: h2
+Main benchmark duration is over for thread #0. Stopping all clients.
+
+finished in 2.68s, 4759.50 req/s, 4.79MB/s
+requests: 9519 total, 9527 started, 9519 done, 9519 succeeded, 0 failed, 0 errored, 0 timeout
+status codes: 9519 2xx, 0 3xx, 0 4xx, 0 5xx
+traffic: 9.59MB (10052832) total, 130.75KB (133890) headers (space savings 93.96%), 9.30MB (9747456) data
+                     min         max         mean         sd        +/- sd
+time for request:      126us    208.48ms      1.61ms      6.44ms    98.62%
+`;
+
+Deno.test("parseH2load reads req/s, responses, bytes and errors", () => {
+  const r = parseH2load(H2LOAD);
+  assert.equal(r.requestsPerSec, 4759.5);
+  assert.equal(r.requests, 9519);
+  assert.equal(r.durationS, 2); // 9519 / 4759.5: the main duration
+  assert.equal(r.bytesRead, 10052832);
+  assert.equal(r.bytesPerSec, 10052832 / 2);
+  assert.equal(r.socketErrors, 0);
+  assert.equal(r.badStatus, 0);
+  assert.ok(Number.isNaN(r.latencyUs.p50));
+});
+
+Deno.test("parseH2load counts failures and 4xx/5xx, and rejects other output", () => {
+  const r = parseH2load(
+    H2LOAD.replace(
+      "0 failed, 0 errored, 0 timeout",
+      "3 failed, 2 errored, 1 timeout",
+    )
+      .replace(
+        "9519 2xx, 0 3xx, 0 4xx, 0 5xx",
+        "9000 2xx, 19 3xx, 400 4xx, 100 5xx",
+      ),
+  );
+  assert.equal(r.requests, 9019);
+  assert.equal(r.socketErrors, 6);
+  assert.equal(r.timeouts, 1);
+  assert.equal(r.badStatus, 500);
+  assert.throws(() => parseH2load("connect error\n"), /unrecognised h2load/);
 });
