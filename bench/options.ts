@@ -44,6 +44,10 @@ export const USAGE = [
   "                     (default 0) for a second in which other processes",
   "                     use under 10 % of a core, and measure again a run",
   "                     they disturbed (over 25 %): for shared machines",
+  "  --runs N           measured runs per scenario and server (default 3,",
+  "                     1 with --quick); the report gives their median",
+  "  --duration S       seconds of each measured run (default 10, 2 with",
+  "                     --quick; python and serve and 1g-x50 keep theirs)",
   "  --baseline DIR     a checkout of an earlier pws, measured as pws-base",
   "                     beside this one (e.g. a `git worktree add` of the",
   "                     commit before a change)",
@@ -104,6 +108,8 @@ export function parseOptions(
         "wait-quiet": { type: "string" },
         interleave: { type: "boolean", default: false },
         baseline: { type: "string" },
+        runs: { type: "string" },
+        duration: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     }));
@@ -111,7 +117,20 @@ export function parseOptions(
     throw new UsageError((e as Error).message);
   }
   if (values.help) return "help";
-  const mode = values.quick ? QUICK : FULL;
+  let mode = values.quick ? QUICK : FULL;
+  const int = (flag: string, v: string | undefined, max: number) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > max) {
+      throw new UsageError(`bad --${flag}: ${v}`);
+    }
+    return n;
+  };
+  if (values.runs !== undefined) {
+    mode = { ...mode, reps: int("runs", values.runs, 20) };
+  }
+  if (values.duration !== undefined) {
+    mode = { ...mode, durationS: int("duration", values.duration, 120) };
+  }
 
   let servers: ServerId[] = values.strace
     ? ["nginx-a", "pws"]

@@ -112,3 +112,14 @@ Deno.test("--baseline adds pws-base to the default servers", () => {
   );
   assert.throws(() => parseOptions(["--baseline="], dir), UsageError);
 });
+
+Deno.test("--runs and --duration change the mode's repetitions and run length", () => {
+  const o = parse(["--runs", "5", "--duration=5"]);
+  assert.equal(o.mode.reps, 5);
+  assert.equal(o.mode.durationS, 5);
+  assert.equal(o.mode.name, "full");
+  assert.equal(parse(["--quick", "--runs", "2"]).mode.reps, 2);
+  for (const bad of [["--runs", "0"], ["--duration", "1.5"], ["--runs", "x"]]) {
+    assert.throws(() => parseOptions(bad, dir), UsageError);
+  }
+});
