@@ -26,6 +26,11 @@ export interface NginxConfigOptions {
    * chain and key (PEM files): ALPN offers h2 and http/1.1, as pws does.
    */
   tls?: { cert: string; key: string };
+  /**
+   * Without `tls`: speak HTTP/2 with prior knowledge (h2c) on the
+   * listener, as pws does on plain TCP, for bench/h2_idle.ts.
+   */
+  h2c?: boolean;
 }
 
 /**
@@ -92,7 +97,9 @@ export function nginxConfig(opts: NginxConfigOptions): string {
     `    uwsgi_temp_path ${t}/uwsgi;`,
     `    scgi_temp_path ${t}/scgi;`,
     "    server {",
-    `        listen 127.0.0.1:${opts.port}${opts.tls ? " ssl http2" : ""};`,
+    `        listen 127.0.0.1:${opts.port}${
+      opts.tls ? " ssl http2" : opts.h2c ? " http2" : ""
+    };`,
     ...(opts.tls ? nginxTlsLines(opts.tls) : []),
     `        root ${opts.root};`,
     "        index index.html;",

@@ -76,3 +76,9 @@ Deno.test("config C is B with sendfile off and no tcp_nopush", () => {
   assert.ok(!conf.includes("sendfile on;"));
   assert.ok(!conf.includes("tcp_nopush"));
 });
+
+Deno.test("h2c: HTTP/2 with prior knowledge on the plain listener", () => {
+  const conf = nginxConfig({ ...base, openFileCache: false, h2c: true });
+  assert.ok(conf.includes("listen 127.0.0.1:8123 http2;"));
+  assert.ok(!conf.includes("ssl"));
+});
