@@ -189,6 +189,7 @@ export const SCENARIOS: readonly Scenario[] = [
     headers: [RANGE_FIELD],
     unit: "req/s",
     cpuPerMiB: true,
+    cpuPerRequest: true,
     expect: { status: 206, bytes: 65536 },
     timeoutS: 10,
     servers: WITH_CEILING,
