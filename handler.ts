@@ -53,6 +53,7 @@ import { currentHttpSecond } from "./http/response.ts";
 import { authenticatorFor, refusalReply } from "./auth/authenticator.ts";
 import { serveHttp2 } from "./http2/session.ts";
 import { isForeignRequestLine, matchPreface } from "./http2/preface.ts";
+import { isLivePath, liveReply } from "./live/routes.ts";
 
 /** Who sent the current request: the address, and the user once known. */
 interface RequestClient {
@@ -75,7 +76,10 @@ export async function handleConnection(
   const registry = ctx.registry;
   registry.connections.add(c);
   const client: RequestClient = {
-    remote: (conn.remoteAddr as Deno.NetAddr).hostname ?? "-",
+    // A Unix-socket peer has no address: "unix:", as nginx logs it.
+    remote: conn.remoteAddr.transport === "unix"
+      ? "unix:"
+      : (conn.remoteAddr as Deno.NetAddr).hostname ?? "-",
     user: undefined,
   };
   let ex: Exchange | undefined;
@@ -303,7 +307,7 @@ function replayReady(
 ): ReadyResponse | undefined {
   let info: Deno.FileInfo;
   try {
-    info = Deno.statSync(entry.path);
+    info = c.ctx.stats.stat(entry.path);
   } catch {
     return undefined; // the normal path will say why
   }
@@ -385,9 +389,19 @@ async function respond(
     return sink.send(emptyReply(ctx, 200, [["Allow", ALLOW_HEADER_VALUE]]));
   }
   if (target.kind === "asterisk") return sink.send(errorReply(ctx, 400));
+  if (ctx.live !== undefined && isLivePath(target.segments)) {
+    const path = "/" + target.segments.join("/");
+    return sink.send(liveReply(ctx, ctx.live, head, path, sink.canStream));
+  }
 
   const cache = ctx.fileCache;
-  let found = lookupFile(config.rootReal, target, config.lookup, cache);
+  let found = lookupFile(
+    config.rootReal,
+    target,
+    config.lookup,
+    cache,
+    ctx.stats,
+  );
   let fallback = false;
   if (
     found.kind === "error" && found.status === 404 && config.spa &&
@@ -399,6 +413,7 @@ async function respond(
       { kind: "path", segments: [], trailingSlash: true, query: "" },
       config.lookup,
       cache,
+      ctx.stats,
     );
   }
   switch (found.kind) {

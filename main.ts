@@ -18,6 +18,7 @@ import {
   StartupError,
 } from "./server/server.ts";
 import { startWorkerGroup, type WorkerGroup } from "./server/workers.ts";
+import { listenUnix } from "./server/unix_socket.ts";
 import { kernelPathsAvailable } from "./files/open.ts";
 import {
   type PreparedTls,
@@ -98,6 +99,10 @@ export async function main(args: string[]): Promise<number> {
   let group: WorkerGroup | undefined;
   let redirect: RunningServer | undefined;
   try {
+    const unix = cli.options.unix;
+    if (unix !== undefined) {
+      options.unixSocket = await listenUnix(unix.path, unix.mode);
+    }
     server = startServer({ ...options, reusePort: workers > 1 });
     if (workers > 1) {
       group = await startWorkerGroup(workers - 1, {
@@ -141,14 +146,17 @@ export async function main(args: string[]): Promise<number> {
   const say = config.logFormat === "json" ? console.error : console.log;
   say(`pws ${VERSION} serving ${root} on ${server.url}`);
   const scheme = server.secure ? "https" : "http";
-  for (const line of clickableUrls(server.hostname, server.port, scheme)) {
-    say(line);
+  if (cli.options.unix === undefined) {
+    for (const line of clickableUrls(server.hostname, server.port, scheme)) {
+      say(line);
+    }
   }
   if (redirect !== undefined) {
     say(`  Redirect:  ${redirect.url} → ${scheme}:// on port ${server.port}`);
   }
   for (const line of prepared?.banner ?? []) say(line);
-  const cleartext = config.auth === undefined
+  // A Unix socket is reached from this machine only.
+  const cleartext = config.auth === undefined || cli.options.unix !== undefined
     ? undefined
     : cleartextAuthWarning({ host: server.hostname, tls: server.secure });
   if (cleartext !== undefined) console.error(`pws: warning: ${cleartext}`);

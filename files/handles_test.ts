@@ -11,6 +11,7 @@ import { gunzipSync } from "node:zlib";
 import { FileHandlePool, IDLE_HANDLE_MS } from "./handles.ts";
 import { type OpenFile, openVerified, readFullyAt } from "./open.ts";
 import {
+  afterWatcher,
   makeSettledDir,
   parseResponses,
   rawExchange,
@@ -222,6 +223,7 @@ Deno.test("ranges of a large file stay exact while the file changes under pooled
         const file = await Deno.open(path, { write: true });
         await file.write(changed);
         file.close();
+        await afterWatcher();
         const response = await getRange(server.port, 1000, 1999);
         assert.deepEqual(response.body, changed.subarray(1000, 2000));
       });
@@ -230,6 +232,7 @@ Deno.test("ranges of a large file stay exact while the file changes under pooled
         const replaced = pattern(LARGE_BYTES, 3);
         await Deno.writeFile(`${dir}/next.bin`, replaced);
         await Deno.rename(`${dir}/next.bin`, path);
+        await afterWatcher();
         const response = await getRange(server.port, 5000, 5999);
         assert.deepEqual(response.body, replaced.subarray(5000, 6000));
       });
@@ -238,6 +241,7 @@ Deno.test("ranges of a large file stay exact while the file changes under pooled
         "truncated: the range beyond the end is refused",
         async () => {
           await Deno.truncate(path, 1000);
+          await afterWatcher();
           const response = await getRange(server.port, 5000, 5999);
           assert.equal(response.status, 416);
         },
@@ -245,6 +249,7 @@ Deno.test("ranges of a large file stay exact while the file changes under pooled
 
       await t.step("deleted: 404", async () => {
         await Deno.remove(path);
+        await afterWatcher();
         const response = await getRange(server.port, 0, 9);
         assert.equal(response.status, 404);
       });

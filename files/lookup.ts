@@ -15,6 +15,7 @@
 import { join, sep } from "node:path";
 import { buildPath, hasDotSegment, type ResolvedTarget } from "./target.ts";
 import { type CachedFile, type FileCache, stampOf } from "./cache.ts";
+import type { StatCache } from "./stat_cache.ts";
 import {
   closeQuietly,
   type DotfilesPolicy,
@@ -93,7 +94,11 @@ export function lookupFile(
   target: ResolvedTarget,
   options: LookupOptions = DEFAULT_LOOKUP_OPTIONS,
   cache?: FileCache,
+  stats?: StatCache,
 ): LookupResult {
+  const stat = stats === undefined
+    ? Deno.statSync
+    : (path: string) => stats.stat(path);
   const policy: ServePolicy = { rootReal, dotfiles: options.dotfiles };
   const { segments } = target;
   if (options.dotfiles !== "allow" && hasDotSegment(segments)) {
@@ -118,7 +123,7 @@ export function lookupFile(
   try {
     let info: Deno.FileInfo;
     try {
-      info = Deno.statSync(path);
+      info = stat(path);
     } catch (err) {
       if (
         !options.cleanUrls || target.trailingSlash || last === "" ||
@@ -128,7 +133,7 @@ export function lookupFile(
       }
       path += ".html";
       direct = false;
-      info = Deno.statSync(path);
+      info = stat(path);
     }
     if (info.isDirectory) {
       if (!target.trailingSlash) {
@@ -147,7 +152,7 @@ export function lookupFile(
       const dir = path;
       path = join(dir, INDEX_FILE);
       try {
-        info = Deno.statSync(path);
+        info = stat(path);
       } catch (err) {
         if (!options.dirListing || !(err instanceof Deno.errors.NotFound)) {
           throw err;

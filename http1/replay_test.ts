@@ -10,6 +10,7 @@ import fc from "fast-check";
 import { hashBytes, ReplayCache, type ReplayEntry } from "./replay.ts";
 import type { RunningServer } from "../server/server.ts";
 import {
+  afterWatcher,
   makeSettledDir,
   type ParsedResponse,
   parseResponses,
@@ -181,6 +182,7 @@ Deno.test("replay answers repeated heads exactly as the normal path does, and ne
         const before = server.replayCount();
         // Same length, so only the stamp's times tell the versions apart.
         await Deno.writeTextFile(`${root}/inplace.txt`, "version two");
+        await afterWatcher();
         const response = await fetchOne(server, "/inplace.txt");
         assert.equal(response.text, "version two");
         assert.equal(server.replayCount(), before, "not replayed");
@@ -191,6 +193,7 @@ Deno.test("replay answers repeated heads exactly as the normal path does, and ne
         await fetchOne(server, "/renamed.txt");
         await Deno.writeTextFile(`${root}/renamed.tmp`, "version two");
         await Deno.rename(`${root}/renamed.tmp`, `${root}/renamed.txt`);
+        await afterWatcher();
         const response = await fetchOne(server, "/renamed.txt");
         assert.equal(response.text, "version two");
       });
@@ -199,6 +202,7 @@ Deno.test("replay answers repeated heads exactly as the normal path does, and ne
         assert.equal((await fetchOne(server, "/deleted.txt")).status, 200);
         assert.equal((await fetchOne(server, "/deleted.txt")).status, 200);
         await Deno.remove(`${root}/deleted.txt`);
+        await afterWatcher();
         assert.equal((await fetchOne(server, "/deleted.txt")).status, 404);
       });
 
@@ -208,6 +212,7 @@ Deno.test("replay answers repeated heads exactly as the normal path does, and ne
         // chmod changes the ctime, so the stamp no longer matches; root
         // can still open the file, so only the status for others is 403.
         await Deno.chmod(`${root}/chmod.txt`, 0o000);
+        await afterWatcher();
         const response = await fetchOne(server, "/chmod.txt");
         const isRoot = Deno.uid() === 0;
         assert.equal(response.status, isRoot ? 200 : 403);
@@ -227,6 +232,7 @@ Deno.test("replay answers repeated heads exactly as the normal path does, and ne
         assert.deepEqual(responses.map((r) => r.status), [304, 304, 304]);
         assert.ok(server.replayCount() - before >= 2);
         await Deno.writeTextFile(`${root}/validated.txt`, "validated, again");
+        await afterWatcher();
         const changed = await fetchOne(server, "/validated.txt", {
           "If-None-Match": etag,
         });
@@ -304,6 +310,7 @@ Deno.test("replay answers repeated heads exactly as the normal path does, and ne
         assert.equal((await fetchOne(server, "/page")).text, "page as html");
         // Now /page names a file of its own, which wins over page.html.
         await Deno.writeTextFile(`${root}/page`, "page itself");
+        await afterWatcher();
         assert.equal((await fetchOne(server, "/page")).text, "page itself");
         await Deno.remove(`${root}/page`);
       }, { root, config: { lookup: { ...defaultLookup(), cleanUrls: true } } });
@@ -317,6 +324,7 @@ Deno.test("replay answers repeated heads exactly as the normal path does, and ne
           assert.equal(response.text, SITE_FILES["index.html"]);
         }
         await Deno.writeTextFile(`${root}/route`, "a real route");
+        await afterWatcher();
         assert.equal(
           (await fetchOne(server, "/route", accept)).text,
           "a real route",

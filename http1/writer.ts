@@ -55,6 +55,22 @@ function connectionKind(ex: Exchange): number {
 /** Kinds of connection per reusable slot (see {@linkcode connectionKind}). */
 const KINDS = 8;
 
+let keepAliveFor = -1;
+let keepAliveText = "";
+
+/**
+ * `timeout=N` for an idle timeout of `ms`: whole seconds rounded down (at
+ * least 1), so that a client's idea of the deadline is never later than
+ * pws's.
+ */
+export function keepAliveValue(ms: number): string {
+  if (ms !== keepAliveFor) {
+    keepAliveFor = ms;
+    keepAliveText = `timeout=${Math.max(1, Math.floor(ms / 1000))}`;
+  }
+  return keepAliveText;
+}
+
 /** The fields every HTTP/1.1 response starts with. */
 function wireFields(c: Connection, ex: Exchange | undefined): ResponseHeaders {
   const fields: ResponseHeaders = [
@@ -62,8 +78,11 @@ function wireFields(c: Connection, ex: Exchange | undefined): ResponseHeaders {
     ["Server", SERVER_NAME],
   ];
   if (ex === undefined || !ex.keepAlive) fields.push(["Connection", "close"]);
-  else if (ex.head.versionMinor === 0) {
-    fields.push(["Connection", "keep-alive"]);
+  else {
+    if (ex.head.versionMinor === 0) fields.push(["Connection", "keep-alive"]);
+    // Tells clients (undici, Python's pools) when pws will close an idle
+    // connection, so that they do not send on one being closed.
+    fields.push(["Keep-Alive", keepAliveValue(c.config.idleTimeoutMs)]);
   }
   // HSTS means something only over HTTPS (RFC 6797 §7.2).
   const hsts = c.config.hstsSeconds;

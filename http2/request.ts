@@ -41,7 +41,7 @@ export type RequestVerdict =
   /** Reset the stream with PROTOCOL_ERROR (RFC 9113 §8.1.1). */
   | { kind: "malformed"; reason: string }
   /** Answer 431 (RFC 6585 §5): more fields than pws accepts. */
-  | { kind: "too_large"; status: 431; reason: string };
+  | { kind: "too_large"; status: 414 | 431; reason: string };
 
 /** What {@linkcode checkTrailers} makes of a trailer block. */
 export type TrailerVerdict = { kind: "ok" } | {
@@ -60,12 +60,14 @@ const SLASH = 0x2f;
  * `:authority` when the request has none, so that code reading Host works
  * unchanged; cookie crumbs are joined into one `cookie` field.
  *
- * Only `limits.maxHeaderCount` is used: the decoded size was bounded by the
+ * The request line HTTP/1.1 would have (`METHOD target HTTP/2.0`) gets
+ * HTTP/1.1's 414 limit, so that a target is refused alike in both. Of the
+ * other limits only `limits.maxHeaderCount` is used: the decoded size was bounded by the
  * HPACK decoder. Reasons are fixed strings: no request byte is echoed.
  */
 export function requestFromFields(
   fields: readonly RequestField[],
-  limits: Pick<HeadLimits, "maxHeaderCount">,
+  limits: Pick<HeadLimits, "maxHeaderCount" | "maxRequestLineBytes">,
 ): RequestVerdict {
   let method: string | undefined;
   let scheme: string | undefined;
@@ -158,6 +160,14 @@ export function requestFromFields(
     const problem = pathProblem(path, method);
     if (problem !== undefined) return malformed(problem);
     target = path;
+  }
+  // " " + target + " HTTP/2.0": the line's length in HTTP/1.1 terms.
+  if (method.length + target.length + 10 > limits.maxRequestLineBytes) {
+    return {
+      kind: "too_large",
+      status: 414,
+      reason: "Request target too long",
+    };
   }
 
   if (authority !== undefined) {

@@ -8,7 +8,7 @@ import {
   type RequestVerdict,
 } from "./request.ts";
 
-const LIMITS = { maxHeaderCount: 100 };
+const LIMITS = { maxHeaderCount: 100, maxRequestLineBytes: 8192 };
 
 /** A well-formed GET with `extra` regular fields after the pseudo-headers. */
 function get(...extra: RequestField[]): RequestField[] {
@@ -316,7 +316,7 @@ Deno.test("cookie crumbs are joined into one field where the first was", () => {
 });
 
 Deno.test("more regular fields than maxHeaderCount: 431", () => {
-  const limits = { maxHeaderCount: 3 };
+  const limits = { maxHeaderCount: 3, maxRequestLineBytes: 8192 };
   const three: RequestField[] = [["a", "1"], ["b", "2"], ["c", "3"]];
   // Pseudo-headers, cookie crumbs after the first and the Host made from
   // :authority do not count.
@@ -549,7 +549,10 @@ Deno.test("random mutations always get a verdict, never a throw (fast-check)", (
             [fields[at], fields[to]] = [fields[to], fields[at]];
           }
         }
-        const verdict = requestFromFields(fields, { maxHeaderCount });
+        const verdict = requestFromFields(fields, {
+          maxHeaderCount,
+          maxRequestLineBytes: 8192,
+        });
         assert.ok(["request", "malformed", "too_large"].includes(verdict.kind));
         assertSoundHead(verdict);
         const trailers = checkTrailers(fields);
@@ -572,4 +575,19 @@ Deno.test("work is linear: 20,000 cookie crumbs and 1 MiB values are quick", () 
   refuse(get(["x", big + " "]));
   const elapsed = performance.now() - start;
   assert.ok(elapsed < 1000, `${elapsed} ms`);
+});
+
+Deno.test("a :path whose HTTP/1.1 request line would pass 8 KiB: 414", () => {
+  const at = (length: number) =>
+    requestFromFields([
+      [":method", "GET"],
+      [":scheme", "https"],
+      [":authority", "example.com"],
+      [":path", "/" + "a".repeat(length - 1)],
+    ], LIMITS);
+  // "GET " + path + " HTTP/2.0" = 8192 bytes exactly: still a request.
+  assert.equal(at(8192 - 13).kind, "request");
+  const refused = at(8192 - 12);
+  assert.equal(refused.kind, "too_large");
+  assert.equal(refused.kind === "too_large" && refused.status, 414);
 });

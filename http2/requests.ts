@@ -174,7 +174,9 @@ export class StreamRequests {
       if (!session.spendCheap(now)) return;
       return this.resetStream(id, ErrorCode.PROTOCOL_ERROR);
     }
-    if (verdict.kind === "too_large") return this.#answer(opened, 431);
+    if (verdict.kind === "too_large") {
+      return this.#answer(opened, verdict.status);
+    }
     opened.head = verdict.head;
     // :authority (or Host) must name a valid host, as Host does in HTTP/1.1.
     if (checkHost(verdict.head) !== undefined) return this.#answer(opened, 400);

@@ -41,6 +41,7 @@ import {
 } from "../files/open.ts";
 import { contentTypeFor, isCompressible } from "../files/media_type.ts";
 import { errorReply } from "./respond.ts";
+import { injectLiveScript } from "../live/inject.ts";
 import { compressedStream } from "./stream.ts";
 import {
   addExtraFields,
@@ -56,7 +57,7 @@ import {
 } from "./reply.ts";
 
 /** The conditional request header fields of a request. */
-function conditionalHeaders(head: RequestHead): ConditionalHeaders {
+export function conditionalHeaders(head: RequestHead): ConditionalHeaders {
   return {
     ifMatch: headerValue(head, "if-match"),
     ifNoneMatch: headerValue(head, "if-none-match"),
@@ -100,6 +101,8 @@ interface Opened {
   entry?: CachedFile;
   /** Content digest, for a file read whole before it settled. */
   digest?: string;
+  /** Tells these bytes apart from the file's own in the ETag ("live"). */
+  variant?: string;
 }
 
 /**
@@ -107,8 +110,13 @@ interface Opened {
  * comes from metadata, or from the content digest when the file was read
  * while not settled (see {@linkcode isSettled}).
  */
-function validatorsOf(opened: Opened, variant?: string): Validators {
+function validatorsOf(opened: Opened, coding?: string): Validators {
   const { stamp } = opened;
+  const variant = opened.variant === undefined
+    ? coding
+    : coding === undefined
+    ? opened.variant
+    : `${opened.variant}-${coding}`;
   return {
     etag: opened.digest !== undefined
       ? contentETag(opened.digest, variant)
@@ -136,11 +144,11 @@ const SIDECAR_RECHECK_MS = 1000;
  * Codings of the sidecar files that seem to exist beside `path`: a hint
  * only, as each is verified when it is opened.
  */
-function findSidecars(path: string): string[] {
+function findSidecars(ctx: ResponderContext, path: string): string[] {
   const found: string[] = [];
   for (const { coding, suffix } of SIDECAR_CODINGS) {
     try {
-      if (Deno.statSync(path + suffix).isFile) found.push(coding);
+      if (ctx.stats.stat(path + suffix).isFile) found.push(coding);
     } catch {
       // no such sidecar
     }
@@ -150,13 +158,15 @@ function findSidecars(path: string): string[] {
 
 /** Sidecars of a file, remembered for a second. */
 function sidecarsOf(ctx: ResponderContext, path: string): string[] {
+  // While the watcher vouches, looking costs no file-system call at all.
+  if (ctx.stats.vouched) return findSidecars(ctx, path);
   const cache = ctx.fileCache;
   const seen = cache.sidecarsSeen(path);
   const now = Date.now();
   if (seen !== undefined && now - seen.checkedAt < SIDECAR_RECHECK_MS) {
     return seen.codings;
   }
-  const codings = findSidecars(path);
+  const codings = findSidecars(ctx, path);
   cache.rememberSidecars(path, { codings, checkedAt: now });
   return codings;
 }
@@ -227,7 +237,7 @@ async function openSidecar(
 ): Promise<Opened | undefined> {
   let info: Deno.FileInfo;
   try {
-    info = Deno.statSync(path);
+    info = ctx.stats.stat(path);
   } catch {
     return undefined;
   }
@@ -301,11 +311,14 @@ export async function serveFile(
   statInfo: Deno.FileInfo,
   options: ServeFileOptions = {},
 ): Promise<void> {
-  const identity = fromCache(path, options.cached) ??
+  const opened = fromCache(path, options.cached) ??
     await openFromDisk(ctx, path, statInfo, options.cached);
-  if (typeof identity === "number") {
-    return sink.send(errorReply(ctx, identity));
+  if (typeof opened === "number") {
+    return sink.send(errorReply(ctx, opened));
   }
+  const identity = ctx.live !== undefined &&
+      contentTypeFor(path).startsWith("text/html") &&
+      withLiveScript(opened) || opened;
   let rep: Opened = identity;
   try {
     const config = ctx.config;
@@ -315,7 +328,10 @@ export async function serveFile(
 
     // Choose the representation; every later decision is about it.
     let choice: RepresentationChoice = IDENTITY;
-    const sidecars = config.compression ? sidecarsOf(ctx, path) : [];
+    // A sidecar holds the page without live reload's script.
+    const sidecars = config.compression && identity === opened
+      ? sidecarsOf(ctx, path)
+      : [];
     const varies = config.compression &&
       (facts.compressible || sidecars.length > 0);
     const acceptEncoding = varies
@@ -482,9 +498,35 @@ export async function serveFile(
       },
     });
   } finally {
-    release(ctx, identity);
-    if (rep !== identity) release(ctx, rep);
+    release(ctx, opened);
+    if (rep !== opened) release(ctx, rep);
   }
+}
+
+/** Largest page live reload adds its script to; larger ones go as they are. */
+const MAX_LIVE_HTML_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The page with live reload's script: a representation of its own (its
+ * ETag has the variant "live", its length is its own), held in memory and
+ * never cached, as it exists only under --live. Undefined when too large.
+ */
+function withLiveScript(opened: Opened): Opened | undefined {
+  const size = opened.stamp.size;
+  if (size > MAX_LIVE_HTML_BYTES) return undefined;
+  let page = opened.bytes;
+  if (page === undefined) {
+    page = new Uint8Array(size);
+    if (readFullyAt(opened.file!.fd, page, 0) !== size) return undefined;
+  }
+  const bytes = injectLiveScript(page);
+  return {
+    stamp: { ...opened.stamp, size: bytes.length },
+    bytes,
+    path: opened.path,
+    digest: opened.digest,
+    variant: "live",
+  };
 }
 
 const IDENTITY: RepresentationChoice = {

@@ -14,7 +14,9 @@ import fc from "fast-check";
 import type { ConfigOverrides } from "../server/config.ts";
 import type { RunningServer } from "../server/server.ts";
 import {
+  afterWatcher,
   commandAvailable,
+  curlProtocolArgs,
   curlTrustArgs,
   type ParsedResponse,
   parseResponses,
@@ -521,6 +523,7 @@ async function checkRewrite(
   const before = await Deno.stat(path);
   await sleep(TIMESTAMP_TICK_MS);
   await change.apply(path, second, before);
+  await afterWatcher();
   const after = await Deno.stat(path);
   assert.equal(after.size, before.size, `${label}: same size`);
   assert.equal(
@@ -1591,6 +1594,7 @@ async function curl(
   const out = await new Deno.Command("curl", {
     args: [
       ...curlTrustArgs(),
+      ...curlProtocolArgs(),
       "--silent",
       "--show-error",
       "--max-time",

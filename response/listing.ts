@@ -8,6 +8,7 @@
  * @module
  */
 
+import { injectLiveScript } from "../live/inject.ts";
 import { headerValue, type RequestHead } from "../http/request.ts";
 import {
   compareListingEntries,
@@ -104,7 +105,8 @@ export async function listingReply(
     ctx,
     head,
     json ? "application/json; charset=utf-8" : HTML_TYPE,
-    body,
+    // A listing reloads with the folder, like any page under --live.
+    !json && ctx.live !== undefined ? injectLiveScript(body) : body,
     [["Cache-Control", "no-cache"]],
   );
 }

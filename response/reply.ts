@@ -12,6 +12,8 @@
 import type { ServerConfig } from "../server/config.ts";
 import type { CachedFile, FileCache } from "../files/cache.ts";
 import type { FileHandlePool } from "../files/handles.ts";
+import type { StatCache } from "../files/stat_cache.ts";
+import type { LiveHub } from "../live/hub.ts";
 import type { ResponseHeaders } from "../http/response.ts";
 import { asciiLower, splitList } from "../http/scan.ts";
 
@@ -22,6 +24,10 @@ export interface ResponderContext {
   fileCache: FileCache;
   /** Open files of large files, shared between requests. */
   handles: FileHandlePool;
+  /** `stat` of paths under the root, kept while the watcher vouches. */
+  stats: StatCache;
+  /** Live reload's event streams (`--live` only). */
+  live?: LiveHub;
 }
 
 /** One part of a multipart/byteranges body. */

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { injectLiveScript } from "../live/inject.ts";
 import { ALLOW_HEADER_VALUE } from "../http/semantics.ts";
 import { headerValue, type RequestHead } from "../http/request.ts";
 import { chooseEncoding } from "../http/accept_encoding.ts";
@@ -36,7 +37,9 @@ export function errorReply(
   status: number,
   extra: ResponseHeaders = [],
 ): Reply {
-  const body = status === 404 ? notFoundPage(ctx) : builtInErrorPage(status);
+  let body = status === 404 ? notFoundPage(ctx) : builtInErrorPage(status);
+  // Under --live a page that went missing reloads when it comes back.
+  if (status === 404 && ctx.live !== undefined) body = injectLiveScript(body);
   const fields = baseFields(ctx.config);
   fields.push(["Content-Type", HTML_TYPE], ...extra);
   if (status === 405) fields.push(["Allow", ALLOW_HEADER_VALUE]);
@@ -53,7 +56,7 @@ function notFoundPage(ctx: ResponderContext): Uint8Array {
   const path = rootReal + "/" + NOT_FOUND_PAGE;
   let info: Deno.FileInfo;
   try {
-    info = Deno.statSync(path);
+    info = ctx.stats.stat(path);
   } catch {
     return builtInErrorPage(404);
   }

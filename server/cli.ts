@@ -5,6 +5,7 @@
  * @module
  */
 
+import { parseUnixMode } from "./unix_socket.ts";
 import { parseArgs } from "node:util";
 import { isFieldValue, isToken } from "../http/request.ts";
 import { trimOws } from "../http/scan.ts";
@@ -30,6 +31,8 @@ export interface CliOptions {
   redirectHttpPort?: number;
   /** `--auth` and `--auth-file`, read at start-up; undefined: no password. */
   auth?: AuthSources;
+  /** `--unix PATH` (and `--unix-mode`): a Unix socket instead of a port. */
+  unix?: { path: string; mode?: number };
 }
 
 /** `--tls-cert FILE --tls-key FILE`, or `--tls-self-signed`. */
@@ -70,6 +73,15 @@ Options:
   --spa                 unknown extension-less paths asked for as HTML get /index.html
   --clean-urls          /about serves about.html; /about.html redirects to /about
   --cors                Access-Control-Allow-Origin: * and answered preflights
+  --no-watch            check files with stat on every request instead of
+                        watching the root for changes
+  --live                live reload: pages reload when files change, and
+                        stylesheets swap in place (for editing a site)
+  --live-ignore GLOB    changes live reload ignores (repeatable; dotfiles and
+                        node_modules always are), e.g. "*.log" or "dist/**"
+  --unix PATH           listen on this Unix socket instead of a port (for a
+                        proxy in front; cleartext, one thread)
+  --unix-mode MODE      permissions of the socket, octal (e.g. 660)
   --no-http2            speak HTTP/1.1 only (default: HTTP/2 too, by ALPN over
                         TLS and by prior knowledge in cleartext)
   --header "NAME: VALUE" add a header to file responses (repeatable)
@@ -139,6 +151,11 @@ export function parseCommandLine(args: string[]): CliResult {
         "clean-urls": { type: "boolean" },
         cors: { type: "boolean" },
         "no-http2": { type: "boolean" },
+        "no-watch": { type: "boolean" },
+        live: { type: "boolean" },
+        unix: { type: "string" },
+        "unix-mode": { type: "string" },
+        "live-ignore": { type: "string", multiple: true },
         header: { type: "string", multiple: true },
         auth: { type: "string", multiple: true },
         "auth-file": { type: "string", multiple: true },
@@ -242,6 +259,19 @@ export function parseCommandLine(args: string[]): CliResult {
   if (values.spa) config.spa = true;
   if (values.cors) config.cors = true;
   if (values["no-http2"]) config.http2 = false;
+  if (values["no-watch"]) config.watch = false;
+  if (values.live) {
+    config.live = true;
+    config.liveInstance = crypto.randomUUID();
+  }
+  const liveIgnore = values["live-ignore"] ?? [];
+  if (liveIgnore.length > 0 && !values.live) {
+    return usageError("--live-ignore needs --live");
+  }
+  if (liveIgnore.some((glob) => glob.trim() === "")) {
+    return usageError("empty --live-ignore glob");
+  }
+  config.liveIgnore = liveIgnore;
   const extraHeaders: [string, string][] = [];
   for (const text of values.header ?? []) {
     const header = parseHeaderFlag(text);
@@ -337,9 +367,25 @@ export function parseCommandLine(args: string[]): CliResult {
   }
   const auth = parseAuthFlags(values.auth ?? [], values["auth-file"] ?? []);
   if (typeof auth === "string") return usageError(auth);
+  const unix = parseUnixFlags(values, {
+    port: positionals.length > 0,
+    tls: tls !== undefined,
+    workers,
+  });
+  if (typeof unix === "string") return usageError(unix);
   return {
     kind: "run",
-    options: { port, root, host, config, workers, tls, redirectHttpPort, auth },
+    options: {
+      port,
+      root,
+      host,
+      config,
+      workers,
+      tls,
+      redirectHttpPort,
+      auth,
+      unix,
+    },
   };
 }
 
@@ -489,4 +535,36 @@ function describeParseError(err: unknown): string {
       : `option ${name} needs a value`;
   }
   return quote(message.split("\n")[0]);
+}
+
+/**
+ * `--unix PATH` and `--unix-mode MODE`, or a usage error. A socket replaces
+ * the port, and a proxy in front of it terminates TLS and spreads load.
+ */
+function parseUnixFlags(
+  values: { host?: string; unix?: string; "unix-mode"?: string },
+  others: { port: boolean; tls: boolean; workers: number },
+): { path: string; mode?: number } | undefined | string {
+  const path = values.unix;
+  const modeText = values["unix-mode"];
+  if (path === undefined) {
+    return modeText === undefined ? undefined : "--unix-mode needs --unix";
+  }
+  if (path === "") return "--unix needs a socket path";
+  if (others.port) return "--unix replaces PORT: give one or the other";
+  if (values.host !== undefined) return "--unix replaces --host";
+  if (others.tls) {
+    return "--unix serves cleartext: the proxy in front terminates TLS";
+  }
+  if (others.workers > 1) {
+    return "--unix takes one thread: run several pws on several sockets";
+  }
+  if (modeText === undefined) return { path };
+  const mode = parseUnixMode(modeText);
+  if (mode === undefined) {
+    return `invalid --unix-mode ${
+      quote(modeText)
+    }: use octal permissions such as 660`;
+  }
+  return { path, mode };
 }

@@ -60,6 +60,23 @@ export interface ServerConfig {
   /** `Access-Control-Allow-Origin: *` and answered preflights. */
   cors: boolean;
   /**
+   * Watch the root (`Deno.watchFs`) so that cache hits need no `stat`;
+   * off with `--no-watch`, and by itself where changes may go unreported.
+   */
+  watch: boolean;
+  /**
+   * Live reload (`--live`): HTML gets `/__pws/live.js`, and browsers hear
+   * of changes on `/__pws/events`. Off: no response changes by a byte.
+   */
+  live: boolean;
+  /** Globs of changes live reload ignores (`--live-ignore`). */
+  liveIgnore: string[];
+  /**
+   * Identifies this run of pws to live pages (shared by its workers), so
+   * that a page reloads once after a restart.
+   */
+  liveInstance: string;
+  /**
    * Speak HTTP/2: `h2` offered by ALPN over TLS, and cleartext
    * connections that open with the HTTP/2 preface (prior knowledge).
    */
@@ -114,6 +131,10 @@ export function defaultConfig(rootReal: string): ServerConfig {
     spa: false,
     cors: false,
     http2: true,
+    watch: true,
+    live: false,
+    liveIgnore: [],
+    liveInstance: "",
     extraHeaders: [],
     logFormat: "off",
     logColor: false,

@@ -18,6 +18,10 @@ import { FileCache } from "../files/cache.ts";
 import { AccessLog } from "./log.ts";
 import { ReplayCache } from "../http1/replay.ts";
 import { FileHandlePool } from "../files/handles.ts";
+import { StatCache } from "../files/stat_cache.ts";
+import { RootWatcher, SHUTTING_DOWN } from "../files/watch.ts";
+import { LiveHub } from "../live/hub.ts";
+import { compileIgnore } from "../live/ignore.ts";
 import { serializeResponseHead } from "../http/response.ts";
 import {
   AcceptLoop,
@@ -26,6 +30,7 @@ import {
   type TlsPair,
 } from "./listeners.ts";
 import { TlsFailureLog } from "./tls_failures.ts";
+import { removeUnixSocket, type UnixSocket } from "./unix_socket.ts";
 
 export { StartupError, type TlsPair };
 
@@ -75,6 +80,11 @@ export interface StartOptions {
   reusePort?: boolean;
   /** Serve HTTPS with this certificate and key. */
   tls?: TlsPair;
+  /**
+   * Serve on this bound Unix socket (`--unix`) instead of `hostname` and
+   * `port`; the server removes its file when it stops.
+   */
+  unixSocket?: UnixSocket;
 }
 
 /** Formats `http://host:port/` (or `https://`), bracketing IPv6 addresses. */
@@ -139,10 +149,50 @@ export function startServer(options: StartOptions): RunningServer {
     tls: options.tls,
     alpnProtocols: config.http2 ? ["h2", "http/1.1"] : ["http/1.1"],
   };
-  const listener = openListener(spec);
-  const addr = listener.addr as Deno.NetAddr;
+  const unix = options.unixSocket;
+  const listener = unix?.listener ?? openListener(spec);
+  const addr: Deno.NetAddr = unix === undefined
+    ? listener.addr as Deno.NetAddr
+    : { transport: "tcp", hostname: "unix", port: 0 };
   const secure = options.tls !== undefined;
   const registry = new ConnectionRegistry();
+  // Live reload watches even with --no-watch; only the caches then ignore it.
+  const watcher = config.watch || config.live
+    ? RootWatcher.start(config.rootReal)
+    : undefined;
+  const stats = new StatCache(
+    config.rootReal,
+    config.watch && (watcher?.healthy ?? false),
+  );
+  const live = config.live
+    ? new LiveHub(
+      config.rootReal,
+      compileIgnore(config.liveIgnore),
+      config.liveInstance || crypto.randomUUID(),
+    )
+    : undefined;
+  if (watcher !== undefined) {
+    if (config.watch) watcher.subscribe(stats);
+    if (live !== undefined) watcher.subscribe(live);
+    const consequence = (config.live ? "live reload sees no changes; " : "") +
+      "files are checked with stat on every request";
+    if (!watcher.healthy) {
+      console.error(
+        `pws: not watching the root: ${watcher.lostReason}; ${consequence}`,
+      );
+    } else {
+      watcher.subscribe({
+        changed() {},
+        lost(reason) {
+          if (reason === SHUTTING_DOWN) return;
+          console.error(
+            `pws: stopped watching the root: ${reason}; ${consequence} ` +
+              `from now on`,
+          );
+        },
+      });
+    }
+  }
   const ctx: ServerContext = {
     config,
     registry,
@@ -152,6 +202,8 @@ export function startServer(options: StartOptions): RunningServer {
     ),
     replay: new ReplayCache(config.replayEntries),
     handles: new FileHandlePool(),
+    stats,
+    live,
     tlsFailures: secure ? new TlsFailureLog() : undefined,
     accessLog: config.logFormat === "off" ? undefined : new AccessLog(
       config.logFormat,
@@ -189,7 +241,7 @@ export function startServer(options: StartOptions): RunningServer {
       return;
     }
     try {
-      (conn as Deno.TcpConn).setNoDelay(true);
+      if (unix === undefined) (conn as Deno.TcpConn).setNoDelay(true);
     } catch {
       // the peer may already be gone
     }
@@ -203,12 +255,15 @@ export function startServer(options: StartOptions): RunningServer {
   const stopAccepting = async () => {
     accepting = false;
     await acceptLoop.stop();
+    if (unix !== undefined) removeUnixSocket(unix);
   };
 
   return {
     hostname: addr.hostname,
     port: addr.port,
-    url: formatUrl(addr.hostname, addr.port, secure ? "https" : "http"),
+    url: unix !== undefined
+      ? `unix:${unix.path}`
+      : formatUrl(addr.hostname, addr.port, secure ? "https" : "http"),
     secure,
     reloadTls(pair: TlsPair) {
       if (!secure) throw new StartupError("this server does not use TLS");
@@ -221,15 +276,19 @@ export function startServer(options: StartOptions): RunningServer {
     shutdownGraceMs: config.shutdownGraceMs,
     async close() {
       await stopAccepting();
+      live?.close();
       registry.closeAll();
       await Promise.allSettled([...tasks]);
       clearInterval(sweeper);
+      watcher?.close();
       ctx.handles.closeAll();
       ctx.tlsFailures?.close();
       await ctx.accessLog?.flushed();
     },
     async shutdown(graceMs: number) {
       await stopAccepting();
+      // Event streams end now, so that pages reconnect to the next run.
+      live?.close();
       registry.drain();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const grace = new Promise<void>((resolve) => {
@@ -240,6 +299,7 @@ export function startServer(options: StartOptions): RunningServer {
       registry.closeAll();
       await Promise.allSettled([...tasks]);
       clearInterval(sweeper);
+      watcher?.close();
       ctx.handles.closeAll();
       ctx.tlsFailures?.close();
       await ctx.accessLog?.flushed();

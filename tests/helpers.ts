@@ -16,6 +16,19 @@ import {
 } from "../server/server.ts";
 import { isSettled, stampOf } from "../files/cache.ts";
 import { makeTestTls, type TestTls } from "./tls_fixture.ts";
+import {
+  h2Exchange,
+  type H2ExchangeResult,
+  h2PartialDownload,
+  type H2Request,
+  type H2Response,
+  NotTranslatable,
+  parseHttp1Requests,
+  serializeAsHttp1,
+} from "./h2_client.ts";
+
+export { NotTranslatable };
+export type { H2Request, H2Response };
 
 export type { RunningServer };
 
@@ -36,6 +49,16 @@ function toBytes(data: string | Uint8Array): Uint8Array {
   return typeof data === "string" ? encoder.encode(data) : data;
 }
 
+function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -52,6 +75,21 @@ function delay(ms: number): Promise<void> {
  */
 export const TRANSPORT: "tcp" | "tls" =
   Deno.env.get("PWS_TEST_TRANSPORT") === "tls" ? "tls" : "tcp";
+
+/**
+ * The protocol of this test run. `PWS_TEST_PROTOCOL=h2 deno test ...`
+ * runs the suites once more over HTTP/2 (`deno task test` does so for the
+ * file-feature suites): {@linkcode rawExchange} then translates the
+ * HTTP/1.1 request bytes it is given into HTTP/2 requests on one
+ * connection (h2c with prior knowledge, or ALPN `h2` over TLS) and the
+ * answers back into HTTP/1.1 bytes, so the suites' assertions read them
+ * unchanged (a response without Content-Length comes back chunked, the
+ * HTTP/1.1 way of saying so). {@linkcode connect} still opens a plain
+ * socket. Tests about HTTP/1.1 itself say `ignore: PROTOCOL === "h2"`
+ * after a comment starting "HTTP/1.1 only:" that says why.
+ */
+export const PROTOCOL: "http/1.1" | "h2" =
+  Deno.env.get("PWS_TEST_PROTOCOL") === "h2" ? "h2" : "http/1.1";
 
 /** The test certificate authority and server key of a TLS run. */
 export const TEST_TLS: TestTls | undefined = TRANSPORT === "tls"
@@ -100,6 +138,16 @@ export function testTlsArgs(): string[] {
 }
 
 /**
+ * Arguments that make curl speak this run's protocol: `--http1.1` (over
+ * TLS curl would otherwise take the `h2` pws offers by ALPN); for HTTP/2,
+ * prior knowledge over TCP and ALPN `h2` over TLS.
+ */
+export function curlProtocolArgs(): string[] {
+  if (PROTOCOL === "http/1.1") return ["--http1.1"];
+  return TEST_TLS === undefined ? ["--http2-prior-knowledge"] : ["--http2"];
+}
+
+/**
  * Arguments that make curl trust this run's servers (none over TCP; the
  * test CA, written to a temp file once, over TLS).
  */
@@ -108,6 +156,16 @@ export function curlTrustArgs(): string[] {
   caFile ??= Deno.makeTempFileSync({ prefix: "pws-test-ca-", suffix: ".pem" });
   Deno.writeTextFileSync(caFile, TEST_TLS.ca);
   return ["--cacert", caFile];
+}
+
+/**
+ * Waits until the server's root watcher has certainly delivered a change
+ * made just before (it takes 1–5 ms; the README promises under 50 ms).
+ * Tests that change a file and then expect the change use it: pws serves
+ * a request that starts after the watcher's delivery from the new file.
+ */
+export function afterWatcher(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 100));
 }
 
 // ---------------------------------------------------------------------------
@@ -197,12 +255,17 @@ export interface RawExchangeResult {
  * timeout runs out, and returns everything that was read. Write failures
  * (a server that answered and closed early) are not errors: the answer is
  * what matters.
+ *
+ * In an HTTP/2 run ({@linkcode PROTOCOL}), the requests are sent over
+ * HTTP/2 instead and the result holds their answers as HTTP/1.1 bytes
+ * (see {@linkcode h2RawExchange}).
  */
 export async function rawExchange(
   port: number,
   request: string | Uint8Array | readonly (string | Uint8Array)[],
   options: RawExchangeOptions = {},
 ): Promise<RawExchangeResult> {
+  if (PROTOCOL === "h2") return await h2RawExchange(port, request, options);
   const {
     timeoutMs = 5000,
     hostname = "127.0.0.1",
@@ -287,6 +350,131 @@ export async function rawExchange(
     timedOut,
     elapsedMs: performance.now() - started,
   };
+}
+
+/** What {@linkcode h2RawExchange} saw. */
+export interface H2RawExchangeResult extends RawExchangeResult {
+  /** Why a request got no response (reset stream, GOAWAY), if one did not. */
+  h2Error?: string;
+}
+
+/** The CA to trust for `tls`, as {@linkcode rawExchange} reads it. */
+function caFor(tls: RawExchangeOptions["tls"]): string | undefined {
+  return tls === false ? undefined : tls?.ca ?? TEST_TLS?.ca;
+}
+
+/**
+ * {@linkcode rawExchange} over HTTP/2: parses `request` as HTTP/1.1
+ * requests (pieces may be delayed only between whole requests), sends them
+ * in order over one HTTP/2 connection, and returns the responses written
+ * as HTTP/1.1 (`HTTP/1.1 <status> <reason>`, the fields, the body). With
+ * `closeWrite: false` it waits for the server to close the connection, as
+ * a client that keeps an HTTP/1.1 connection open would. Throws
+ * {@linkcode NotTranslatable} for requests that only HTTP/1.1 can express.
+ */
+export async function h2RawExchange(
+  port: number,
+  request: string | Uint8Array | readonly (string | Uint8Array)[],
+  options: RawExchangeOptions = {},
+): Promise<H2RawExchangeResult> {
+  const pieces = Array.isArray(request)
+    ? request.map(toBytes)
+    : [toBytes(request as string | Uint8Array)];
+  // Pieces sent with pauses must each be whole requests: a pause inside
+  // one is about HTTP/1.1 head assembly.
+  const requests = pieces.length > 1 && (options.pieceDelayMs ?? 0) > 0
+    ? pieces.flatMap((piece) => parseHttp1Requests(piece))
+    : parseHttp1Requests(concatBytes(pieces));
+  if (requests.length === 0) throw new NotTranslatable("no request at all");
+  const result: H2ExchangeResult = await h2Exchange(port, requests, {
+    hostname: options.hostname,
+    ca: caFor(options.tls),
+    timeoutMs: options.timeoutMs,
+    awaitServerClose: options.closeWrite === false,
+  });
+  const bytes = concatBytes(
+    result.responses.map((response, i) =>
+      serializeAsHttp1(response, requests[i].method)
+    ),
+  );
+  return {
+    bytes,
+    closedByServer: result.closedByServer,
+    timedOut: result.timedOut,
+    elapsedMs: result.elapsedMs,
+    h2Error: result.error,
+  };
+}
+
+/** Options of {@linkcode h2Request}. */
+export interface H2RequestOptions {
+  /** Give up after this long (default 5000 ms). */
+  timeoutMs?: number;
+  /** Address to connect to (default 127.0.0.1). */
+  hostname?: string;
+  /** TLS trusting this CA, or cleartext (`false`); default: the run's transport. */
+  tls?: { ca: string } | false;
+}
+
+/**
+ * Sends one request over HTTP/2 (whatever the run's protocol) on its own
+ * connection and returns its response; throws when none arrives.
+ */
+export async function h2Request(
+  port: number,
+  request: H2Request,
+  options: H2RequestOptions = {},
+): Promise<H2Response> {
+  const result = await h2Exchange(port, [request], {
+    hostname: options.hostname,
+    ca: caFor(options.tls),
+    timeoutMs: options.timeoutMs,
+  });
+  if (result.responses.length === 0) {
+    throw new Error(
+      `no HTTP/2 response to ${request.method} ${request.path}: ${
+        result.timedOut ? "timed out" : result.error
+      }`,
+    );
+  }
+  return result.responses[0];
+}
+
+/**
+ * Starts a GET of `target` in this run's protocol, reads until `minBytes`
+ * of the response arrived, runs `whileOpen` (the download still in
+ * progress), then drops the connection without a word, as a client that
+ * vanishes does. Returns the bytes read (head included over HTTP/1.1).
+ */
+export async function vanishMidDownload(
+  port: number,
+  target: string,
+  minBytes: number,
+  whileOpen: () => void | Promise<void>,
+): Promise<number> {
+  if (PROTOCOL === "h2") {
+    return await h2PartialDownload(port, target, minBytes, whileOpen, {
+      ca: TEST_TLS?.ca,
+    });
+  }
+  const conn = await connect(port);
+  let received = 0;
+  try {
+    const request = encoder.encode(`GET ${target} HTTP/1.1\r\nHost: t\r\n\r\n`);
+    for (let sent = 0; sent < request.length;) {
+      sent += await conn.write(request.subarray(sent));
+    }
+    const buf = new Uint8Array(64 * 1024);
+    while (received < minBytes) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      received += n;
+    }
+    if (received >= minBytes) await whileOpen();
+  } finally {
+    conn.close();
+  }
+  return received;
 }
 
 // ---------------------------------------------------------------------------

@@ -190,6 +190,8 @@ export function isDnsName(name: string): boolean {
  */
 export function randomSerial(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[0] = (bytes[0] & 0x7f) | 0x01;
+  // Positive (top bit clear) and without a leading zero nibble, so that
+  // every serial is exactly 16 bytes and 32 hex digits when printed.
+  bytes[0] = (bytes[0] & 0x3f) | 0x40;
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }

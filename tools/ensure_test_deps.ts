@@ -3,7 +3,8 @@
  * Chromium for the browser tests (never a browser downloaded by a test
  * tool), curl/wget for the client-compatibility tests, htpasswd
  * (apache2-utils) for the `--auth-file` tests, openssl and testssl.sh
- * for the TLS tests, and nghttp2-client for the HTTP/2 tests. Does nothing
+ * for the TLS tests, nghttp2-client for the HTTP/2 tests, and Varnish and
+ * nginx for the deployment tests. Does nothing
  * when they are present; explains itself when it cannot install.
  *
  * @module
@@ -26,6 +27,9 @@ const REQUIREMENTS: Requirement[] = [
   { packageName: "testssl.sh", program: "/usr/bin/testssl" },
   // nghttp and h2load, the HTTP/2 peers.
   { packageName: "nghttp2-client", program: "/usr/bin/nghttp" },
+  // The front ends of the deployment tests (tests/behind_cache_test.ts).
+  { packageName: "varnish", program: "/usr/sbin/varnishd" },
+  { packageName: "nginx", program: "/usr/sbin/nginx" },
 ];
 
 function exists(path: string): boolean {
