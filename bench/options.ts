@@ -21,10 +21,11 @@ export const USAGE = [
   "       deno run --allow-all bench/run.ts [options]",
   "",
   "Options:",
-  "  --quick            2 s runs, 1 repetition, fewer scenarios (~1.5 min)",
+  "  --quick            2 s runs, 1 repetition, fewer scenarios (~2 min)",
   "  --only LIST        servers, comma-separated, from:",
   `                     ${[...SERVER_IDS, "nginx"].join(", ")}`,
-  '                     ("nginx" means nginx-a and nginx-b); default: all',
+  '                     ("nginx" means nginx-a, nginx-b and nginx-c);',
+  "                     default: all (pws-base only with --baseline)",
   "  --scenarios LIST   scenarios, comma-separated, from:",
   `                     ${SCENARIO_IDS.join(", ")}`,
   "                     default: all (full run) or",
@@ -36,6 +37,20 @@ export const USAGE = [
   "                     1 KiB keep-alive request of pws and nginx A",
   "                     (strace -c) and write bench/syscalls.md",
   "  --requests N       requests sent under strace (default 2000)",
+  "  --interleave       start all servers at once and take their runs in",
+  "                     turn (A, B, C, then B, C, A …): on a shared machine,",
+  "                     other work then hits every server alike",
+  "  --wait-quiet S     before each measured run, wait up to S seconds",
+  "                     (default 0) for a second in which other processes",
+  "                     use under 10 % of a core, and measure again a run",
+  "                     they disturbed (over 25 %): for shared machines",
+  "  --runs N           measured runs per scenario and server (default 3,",
+  "                     1 with --quick); the report gives their median",
+  "  --duration S       seconds of each measured run (default 10, 2 with",
+  "                     --quick; python and serve and 1g-x50 keep theirs)",
+  "  --baseline DIR     a checkout of an earlier pws, measured as pws-base",
+  "                     beside this one (e.g. a `git worktree add` of the",
+  "                     commit before a change)",
   "  -h, --help         this text",
   "",
 ].join("\n");
@@ -50,6 +65,12 @@ export interface Options {
   strace: boolean;
   /** Requests sent under strace. */
   requests: number;
+  /** Seconds to wait, at most, for a quiet machine before each run. */
+  waitQuietS: number;
+  /** Start all servers at once and take their runs in turn. */
+  interleave: boolean;
+  /** `--baseline`: the checkout of an earlier pws run as `pws-base`. */
+  baselineDir?: string;
 }
 
 /** A bad command line: print the message and {@link USAGE}, exit 2. */
@@ -84,6 +105,11 @@ export function parseOptions(
         out: { type: "string" },
         strace: { type: "boolean", default: false },
         requests: { type: "string" },
+        "wait-quiet": { type: "string" },
+        interleave: { type: "boolean", default: false },
+        baseline: { type: "string" },
+        runs: { type: "string" },
+        duration: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     }));
@@ -91,11 +117,26 @@ export function parseOptions(
     throw new UsageError((e as Error).message);
   }
   if (values.help) return "help";
-  const mode = values.quick ? QUICK : FULL;
+  let mode = values.quick ? QUICK : FULL;
+  const int = (flag: string, v: string | undefined, max: number) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > max) {
+      throw new UsageError(`bad --${flag}: ${v}`);
+    }
+    return n;
+  };
+  if (values.runs !== undefined) {
+    mode = { ...mode, reps: int("runs", values.runs, 20) };
+  }
+  if (values.duration !== undefined) {
+    mode = { ...mode, durationS: int("duration", values.duration, 120) };
+  }
 
   let servers: ServerId[] = values.strace
     ? ["nginx-a", "pws"]
-    : [...SERVER_IDS];
+    : SERVER_IDS.filter((s) =>
+      s !== "pws-base" || values.baseline !== undefined
+    );
   const only = splitList(values.only);
   if (only) {
     const chosen = new Set<ServerId>();
@@ -103,6 +144,7 @@ export function parseOptions(
       if (name === "nginx") {
         chosen.add("nginx-a");
         chosen.add("nginx-b");
+        chosen.add("nginx-c");
       } else if ((SERVER_IDS as readonly string[]).includes(name)) {
         chosen.add(name as ServerId);
       } else {
@@ -114,6 +156,7 @@ export function parseOptions(
     }
     servers = SERVER_IDS.filter((s) => chosen.has(s));
   }
+  if (values.baseline === "") throw new UsageError("--baseline needs a DIR");
 
   let scenarios: ScenarioId[] = [...mode.scenarios];
   const wanted = splitList(values.scenarios);
@@ -137,6 +180,14 @@ export function parseOptions(
     }
   }
 
+  let waitQuietS = 0;
+  if (values["wait-quiet"] !== undefined) {
+    waitQuietS = Number(values["wait-quiet"]);
+    if (!Number.isInteger(waitQuietS) || waitQuietS < 0 || waitQuietS > 600) {
+      throw new UsageError(`bad --wait-quiet: ${values["wait-quiet"]}`);
+    }
+  }
+
   const file = values.strace
     ? "syscalls.md"
     : mode.name === "quick"
@@ -149,5 +200,8 @@ export function parseOptions(
     out: values.out ?? `${benchDir}/${file}`,
     strace: values.strace,
     requests,
+    waitQuietS,
+    interleave: values.interleave,
+    baselineDir: values.baseline,
   };
 }

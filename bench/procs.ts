@@ -7,7 +7,13 @@
  * @module
  */
 
-import { parseProcStat, parseStatusField, type ProcStat } from "./stats.ts";
+import {
+  type CpuTotals,
+  parseCpuTotals,
+  parseProcStat,
+  parseStatusField,
+  type ProcStat,
+} from "./stats.ts";
 
 /** A started child process. */
 export interface Started {
@@ -98,20 +104,35 @@ export interface RunResult {
 
 /**
  * Runs a command to completion with a time limit; on timeout the process and
- * its descendants are killed and `timedOut` is set. Never throws for a
- * non-zero exit; throws only when the command cannot be started.
+ * its descendants are killed and `timedOut` is set. `input` is written to
+ * its stdin, which is then closed (without it, stdin is /dev/null). Never
+ * throws for a non-zero exit; throws only when the command cannot be
+ * started.
  */
 export async function run(
   cmd: string,
   args: readonly string[],
-  opts: { timeoutMs: number; cwd?: string; env?: Record<string, string> },
+  opts: {
+    timeoutMs: number;
+    cwd?: string;
+    env?: Record<string, string>;
+    input?: string;
+  },
 ): Promise<RunResult> {
   const p = start(cmd, args, {
     cwd: opts.cwd,
     env: opts.env,
     stdout: "piped",
     stderr: "piped",
+    stdin: opts.input === undefined ? "null" : "piped",
   });
+  if (opts.input !== undefined) {
+    const writer = p.child.stdin.getWriter();
+    // A process that exits without reading its input is not an error here.
+    writer.write(new TextEncoder().encode(opts.input))
+      .then(() => writer.close())
+      .catch(() => {});
+  }
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -174,6 +195,15 @@ export function rssBytes(pid: number): number {
 export function cpuTicks(pid: number): number {
   const s = procStat(pid);
   return s ? s.utime + s.stime : NaN;
+}
+
+/** CPU time of the whole machine so far (`/proc/stat`), NaN when unreadable. */
+export function cpuTotals(): CpuTotals {
+  try {
+    return parseCpuTotals(Deno.readTextFileSync("/proc/stat"));
+  } catch {
+    return { busy: NaN, steal: NaN };
+  }
 }
 
 /** The command line of a process, arguments joined by spaces. */

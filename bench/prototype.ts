@@ -13,9 +13,10 @@
  * @module
  */
 
+import { readyResponses, serveRequests } from "./prototype_core.ts";
+
 const root = Deno.args[0] ?? ".";
-const encoder = new TextEncoder();
-const NOT_FOUND = encoder.encode(
+const NOT_FOUND = new TextEncoder().encode(
   "HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
 );
 
@@ -43,86 +44,11 @@ function responseFor(path: string, close: boolean): Uint8Array {
   }
   if (!info.isFile || info.size > 1024 * 1024) return NOT_FOUND;
   const body = Deno.readFileSync(file);
-  const make = (extra: string) => {
-    const head = encoder.encode(
-      `HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n${extra}Content-Length: ${body.length}\r\n\r\n`,
-    );
-    const bytes = new Uint8Array(head.length + body.length);
-    bytes.set(head);
-    bytes.set(body, head.length);
-    return bytes;
-  };
-  const bytes: Ready["bytes"] = [make(""), make("Connection: close\r\n")];
+  const bytes = readyResponses(body);
   ready.set(path, { size: info.size, mtimeMs, bytes });
   return bytes[close ? 1 : 0];
 }
 
-/** Index just past the blank line ending a head in buf[from..to), or -1. */
-function headEnd(buf: Uint8Array, from: number, to: number): number {
-  for (let i = from; i + 3 < to; i++) {
-    if (
-      buf[i] === 13 && buf[i + 1] === 10 && buf[i + 2] === 13 &&
-      buf[i + 3] === 10
-    ) return i + 4;
-  }
-  return -1;
-}
-
-/** The path of the request line starting at `start`. */
-function pathOf(buf: Uint8Array, start: number, end: number): string {
-  let i = start;
-  while (i < end && buf[i] !== 32) i++;
-  const from = ++i;
-  while (i < end && buf[i] !== 32 && buf[i] !== 63) i++;
-  return String.fromCharCode(...buf.subarray(from, i));
-}
-
-/** True when the head holds "close" at the end of a line (Connection). */
-function hasClose(buf: Uint8Array, start: number, end: number): boolean {
-  for (let i = start + 5; i < end; i++) {
-    if (
-      buf[i] === 13 && (buf[i - 1] | 32) === 101 && (buf[i - 2] | 32) === 115 &&
-      (buf[i - 3] | 32) === 111 && (buf[i - 4] | 32) === 108 &&
-      (buf[i - 5] | 32) === 99
-    ) return true;
-  }
-  return false;
-}
-
-async function serve(conn: Deno.Conn): Promise<void> {
-  const buf = new Uint8Array(16 * 1024);
-  let have = 0;
-  try {
-    while (true) {
-      const n = await conn.read(buf.subarray(have));
-      if (n === null) break;
-      have += n;
-      let start = 0;
-      let close = false;
-      while (!close) {
-        const end = headEnd(buf, start, have);
-        if (end < 0) break;
-        close = hasClose(buf, start, end);
-        const bytes = responseFor(pathOf(buf, start, end), close);
-        if (bytes === NOT_FOUND) close = true;
-        let off = 0;
-        while (off < bytes.length) off += await conn.write(bytes.subarray(off));
-        start = end;
-      }
-      if (close) break;
-      buf.copyWithin(0, start, have);
-      have -= start;
-    }
-  } catch {
-    // the client went away
-  }
-  try {
-    conn.close();
-  } catch {
-    // already closed
-  }
-}
-
 const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
 console.log(`listening on http://127.0.0.1:${listener.addr.port}/`);
-for await (const conn of listener) serve(conn);
+for await (const conn of listener) serveRequests(conn, responseFor, NOT_FOUND);

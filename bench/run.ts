@@ -1,50 +1,36 @@
 /**
  * The pws benchmark: compares pws with nginx (two configurations), Python's
- * http.server and `serve` on loopback, with wrk, and writes a Markdown
- * report. See bench/README.md.
+ * http.server and `serve` on loopback, over HTTP and HTTPS, with wrk, and
+ * writes a Markdown report. See bench/README.md.
  *
- *     deno task bench                      # full run, ~15 minutes
- *     deno task bench --quick              # ~1.5 minutes
+ *     deno task bench                      # full run, ~20 minutes
+ *     deno task bench --quick              # ~2 minutes
  *     deno task bench --only pws,nginx --scenarios 1k,1m
  *     deno task bench --strace             # syscalls per request
  *
  * @module
  */
 
-import { CLIENT_CPU, curlCheck, makeDocroot, runWrk, wrkArgs } from "./load.ts";
+import {
+  CLIENT_CPU,
+  h2loadArgs,
+  makeDocroot,
+  makeTlsFiles,
+  wrkArgs,
+} from "./load.ts";
+import type { MeasureContext } from "./measure.ts";
 import { nginxConfig } from "./nginx.ts";
-import {
-  cpuTicks,
-  isStopping,
-  killAll,
-  rssBytes,
-  run,
-  sampleMax,
-  succeeds,
-} from "./procs.ts";
-import {
-  type Cell,
-  type Environment,
-  renderReport,
-  renderTables,
-  type RunMetrics,
-} from "./report.ts";
-import { type Mode, type Scenario, SCENARIOS } from "./scenarios.ts";
+import { isStopping, killAll, run, succeeds } from "./procs.ts";
+import { type Environment, renderReport, renderTables } from "./report.ts";
+import { interleaved, oneAfterAnother } from "./schedule.ts";
+import { SCENARIOS } from "./scenarios.ts";
 import {
   aptInstall,
-  type RunningServer,
   SERVER_CPU,
   type ServerContext,
   SERVERS,
   type ServerSpec,
 } from "./servers.ts";
-import {
-  type CurlTransfer,
-  formatCount,
-  formatLatency,
-  formatMiB,
-  formatNumber,
-} from "./stats.ts";
 import { measureSyscalls } from "./syscalls.ts";
 import { type Options, parseOptions, USAGE } from "./options.ts";
 
@@ -70,6 +56,8 @@ let loadAtStart = "unknown";
 async function environment(
   specs: ServerSpec[],
   ctx: ServerContext,
+  tls = false,
+  h2 = false,
 ): Promise<Environment> {
   let cpuModel = "unknown";
   try {
@@ -83,10 +71,29 @@ async function environment(
     wrk: (await text("wrk", ["-v"])).replace(/\s*Copyright.*$/, ""),
     curl: (await text("curl", ["--version"])).split(" ").slice(0, 2).join(" "),
   };
+  if (tls) {
+    versions.openssl = await text("openssl", ["version"]);
+    // wrk speaks TLS through the OpenSSL it is linked with.
+    versions["wrk's TLS library"] = (await text("sh", [
+      "-c",
+      'ldd "$(command -v wrk)" | grep -o "libssl[^ ]*"',
+    ])) || "none found";
+  }
+  if (h2) versions.h2load = await text("h2load", ["--version"]);
   for (const s of specs) {
-    if (s.id === "nginx-b" || s.id === "pws") continue; // same binary as nginx-a / deno
-    versions[s.id === "nginx-a" ? "nginx" : s.id] = (await s.version(ctx))
-      .replace(/^nginx version: /, "");
+    // Same binary as nginx-a or pws, or deno.
+    if (
+      ["nginx-b", "nginx-c", "pws-nowatch", "prototype-tls", "ceiling"]
+        .includes(s.id)
+    ) continue;
+    const key = s.id === "nginx-a"
+      ? "nginx"
+      : s.id === "pws"
+      ? "pws commit"
+      : s.id === "pws-base"
+      ? "pws baseline commit"
+      : s.id;
+    versions[key] = (await s.version(ctx)).replace(/^nginx version: /, "");
   }
   return {
     date: new Date().toISOString().replace("T", " ").slice(0, 19) + " UTC",
@@ -98,14 +105,23 @@ async function environment(
   };
 }
 
-/** Makes sure wrk, curl and taskset (and strace when asked) are there, installing with apt. */
-async function ensureTools(strace: boolean): Promise<void> {
+/**
+ * Makes sure wrk, curl and taskset (strace when asked, openssl for HTTPS
+ * scenarios) are there, installing with apt.
+ */
+async function ensureTools(
+  strace: boolean,
+  tls: boolean,
+  h2: boolean,
+): Promise<void> {
   const need: [string, string[], string][] = [
     ["wrk", ["-v"], "wrk"],
     ["curl", ["--version"], "curl"],
     ["taskset", ["--version"], "util-linux"],
   ];
   if (strace) need.push(["strace", ["-V"], "strace"]);
+  if (tls) need.push(["openssl", ["version"], "openssl"]);
+  if (h2) need.push(["h2load", ["--version"], "nghttp2-client"]);
   for (const [cmd, args, pkg] of need) {
     // `wrk -v` exits 1, so look at whether it runs at all.
     const ok = cmd === "wrk"
@@ -121,160 +137,6 @@ async function ensureTools(strace: boolean): Promise<void> {
 async function clockTicks(): Promise<number> {
   const t = Number(await text("getconf", ["CLK_TCK"]));
   return Number.isFinite(t) && t > 0 ? t : 100;
-}
-
-/** How often a server that died is restarted before its scenarios are given up. */
-const MAX_RESTARTS = 2;
-
-/** Measures one scenario on one running server. */
-async function measure(
-  server: RunningServer,
-  spec: ServerSpec,
-  scenario: Scenario,
-  mode: Mode,
-  ticksPerS: number,
-): Promise<Cell> {
-  const short = spec.id === "python" || spec.id === "serve";
-  const durationS = scenario.once
-    ? mode.hugeDurationS
-    : short
-    ? mode.shortDurationS
-    : mode.durationS;
-  const cell: Cell = {
-    server: spec.id,
-    label: spec.label,
-    scenario,
-    durationS,
-    runs: [],
-    check: "–",
-    checkOk: false,
-    notes: [],
-  };
-  const url = `http://127.0.0.1:${server.port}${scenario.path}`;
-  const headers = [...scenario.headers];
-  try {
-    if (scenario.ifNoneMatch) {
-      const head = await curlCheck(url, [], { head: true });
-      const etag = head.headers["etag"];
-      if (!etag) {
-        cell.check = `${head.transfers[0].status}, no ETag`;
-        cell.notes.push("no ETag on HEAD: nothing to revalidate");
-        return cell;
-      }
-      headers.push(`If-None-Match: ${etag}`);
-    }
-    // Twice in one curl: the second request goes over the same connection
-    // when the server keeps it alive, which catches broken keep-alive.
-    const c = await curlCheck(url, headers, {
-      head: scenario.expect.head,
-      count: 2,
-      maxTimeS: (scenario.expect.bytes ?? 0) > 1024 ** 2 ? 20 : 5,
-    });
-    const describe = (t: CurlTransfer) =>
-      scenario.expect.head
-        ? `${t.status} (HEAD)`
-        : `${t.status}, ${t.bodyBytes} B`;
-    const good = (t: CurlTransfer) =>
-      t.status === scenario.expect.status &&
-      (scenario.expect.bytes === undefined ||
-        t.bodyBytes === scenario.expect.bytes);
-    const [first, second] = c.transfers;
-    cell.check = describe(first);
-    cell.checkOk = good(first) && second !== undefined && good(second);
-    const expected = `${scenario.expect.status}` +
-      (scenario.expect.bytes === undefined
-        ? ""
-        : ` with ${scenario.expect.bytes} body bytes`);
-    if (!good(first)) {
-      cell.notes.push(
-        `curl check got status ${first.status} with ${first.bodyBytes} body bytes; expected ${expected}`,
-      );
-    }
-    if (second === undefined || !good(second)) {
-      cell.check += second ? `; 2nd: ${describe(second)}` : "; 2nd: none";
-      cell.notes.push(
-        second === undefined || second.status === 0
-          ? "a second request right after the first (same connection if kept alive) got no response in time"
-          : `a second request right after the first (${
-            second.connects === 0 ? "same connection" : "new connection"
-          }) got status ${second.status} with ${second.bodyBytes} body bytes; expected ${expected}`,
-      );
-    }
-  } catch (e) {
-    cell.check = "failed";
-    cell.notes.push(`curl check failed: ${(e as Error).message}`);
-  }
-  const base = {
-    url,
-    connections: scenario.connections,
-    timeoutS: scenario.timeoutS,
-    headers,
-  };
-  try {
-    await runWrk({ ...base, durationS: mode.warmupS });
-  } catch (e) {
-    cell.notes.push(`warm-up: ${(e as Error).message}`);
-  }
-  const reps = scenario.once ? 1 : mode.reps;
-  for (let i = 0; i < reps && server.alive(); i++) {
-    const cpu0 = cpuTicks(server.pid);
-    const sampler = sampleMax(() => rssBytes(server.pid), 100);
-    let w;
-    try {
-      w = await runWrk({ ...base, durationS });
-    } catch (e) {
-      sampler.stop();
-      cell.notes.push(`run ${i + 1}: ${(e as Error).message}`);
-      continue;
-    }
-    const rssMax = sampler.stop();
-    const cpuS = (cpuTicks(server.pid) - cpu0) / ticksPerS;
-    const mib = w.bytesRead / 1024 ** 2;
-    const m: RunMetrics = {
-      value: scenario.unit === "req/s"
-        ? w.requestsPerSec
-        : w.bytesPerSec / 1024 ** 2,
-      // No completed request (the 1 GiB downloads): no latency to report.
-      p50Us: w.requests > 0 ? w.latencyUs.p50 : NaN,
-      p99Us: w.requests > 0 ? w.latencyUs.p99 : NaN,
-      rssAfter: rssBytes(server.pid),
-      rssMax,
-      cpuS,
-      cpuMsPerMiB: mib > 0 ? (cpuS * 1000) / mib : NaN,
-      errors: w.socketErrors + w.badStatus,
-      requests: w.requests,
-    };
-    cell.runs.push(m);
-    if (!scenario.once && w.requests <= scenario.connections) {
-      cell.notes.push(
-        `run ${
-          i + 1
-        }: only ${w.requests} responses on ${scenario.connections} connections in ${durationS} s: ` +
-          "connections stall after their first response?",
-      );
-    }
-    log(
-      `  ${spec.id} ${scenario.id} run ${i + 1}/${reps}: ` +
-        (scenario.unit === "req/s"
-          ? `${formatCount(m.value)} req/s`
-          : `${formatNumber(m.value, 4)} MiB/s`) +
-        `, p50 ${formatLatency(m.p50Us)}, p99 ${formatLatency(m.p99Us)}, RSS ${
-          formatMiB(m.rssAfter)
-        }` +
-        (scenario.peakRss ? ` (max ${formatMiB(m.rssMax)})` : "") +
-        `, CPU ${cpuS.toFixed(2)} s` +
-        (m.errors > 0 ? `, ${formatCount(m.errors)} errors` : ""),
-    );
-  }
-  if (!server.alive()) {
-    await new Promise((r) => setTimeout(r, 100)); // let the exit status arrive
-    cell.notes.push(
-      `the server process died during this scenario (${
-        server.exitInfo() ?? "?"
-      })`,
-    );
-  }
-  return cell;
 }
 
 /** Writes a Markdown report and runs `deno fmt` on it, so `deno fmt --check` stays clean. */
@@ -302,107 +164,63 @@ async function benchmark(opts: Options, ctx: ServerContext): Promise<void> {
   const t0 = Date.now();
   const scenarios = SCENARIOS.filter((s) => opts.scenarios.includes(s.id));
   const specs = opts.servers.map((id) => SERVERS[id]);
-  const cells: Cell[] = [];
-  const skipped: { label: string; reason: string }[] = [];
-  const ran: ServerSpec[] = [];
-  const ticksPerS = await clockTicks();
+  const mctx: MeasureContext = {
+    mode: opts.mode,
+    ticksPerS: await clockTicks(),
+    log,
+    waitQuietS: opts.waitQuietS,
+  };
   log(
     `mode ${opts.mode.name}; servers ${opts.servers.join(", ")}; scenarios ${
       opts.scenarios.join(", ")
     }`,
   );
   await makeDocroot(ctx.root, scenarios.some((s) => s.id === "1g-x50"));
-  for (const spec of specs) {
-    if (isStopping()) break;
-    const mine = scenarios.filter((s) => s.servers.includes(spec.id));
-    if (mine.length === 0) continue;
-    const reason = await spec.prepare(ctx);
-    if (reason) {
-      log(`skipping ${spec.label}: ${reason}`);
-      skipped.push({ label: spec.label, reason });
-      continue;
-    }
-    let server: RunningServer;
-    try {
-      log(`starting ${spec.label}`);
-      server = await spec.start(ctx);
-    } catch (e) {
-      const reason = (e as Error).message;
-      log(`skipping ${spec.label}: ${reason}`);
-      skipped.push({
-        label: spec.label,
-        reason: reason.split("\n").join(" / ").slice(0, 500),
-      });
-      continue;
-    }
-    ran.push(spec);
-    log(`${spec.label} listens on 127.0.0.1:${server.port}, pid ${server.pid}`);
-    let restarts = 0;
-    try {
-      for (const scenario of mine) {
-        if (isStopping()) break;
-        // A server that dies (or is killed by someone else) is restarted
-        // and the scenario measured again, at most MAX_RESTARTS times.
-        const earlier: string[] = [];
-        let cell: Cell | undefined;
-        while (cell === undefined && !isStopping()) {
-          if (!server.alive()) {
-            const how = server.exitInfo() ?? "gone";
-            if (restarts >= MAX_RESTARTS) {
-              earlier.push(`the server process had died (${how})`);
-              break;
-            }
-            restarts++;
-            log(`${spec.label} died (${how}); restarting it`);
-            await server.stop();
-            try {
-              server = await spec.start(ctx);
-            } catch (e) {
-              earlier.push(`restart failed: ${(e as Error).message}`);
-              break;
-            }
-            earlier.push("restarted the server and measured again");
-          }
-          log(`${spec.id}: ${scenario.id}`);
-          const c = await measure(server, spec, scenario, opts.mode, ticksPerS);
-          if (server.alive() || restarts >= MAX_RESTARTS) cell = c;
-          else earlier.push(...c.notes);
-        }
-        cell ??= {
-          server: spec.id,
-          label: spec.label,
-          scenario,
-          durationS: 0,
-          runs: [],
-          check: "–",
-          checkOk: false,
-          notes: ["not run"],
-        };
-        cell.notes.unshift(...earlier);
-        cells.push(cell);
-      }
-    } finally {
-      await server.stop();
-    }
-  }
+  const anyTls = scenarios.some((s) => s.tls);
+  if (anyTls) mctx.tls = await makeTlsFiles(`${ctx.tmpDir}/tls`);
+  const outcome = await (opts.interleave ? interleaved : oneAfterAnother)(
+    specs,
+    scenarios,
+    ctx,
+    mctx,
+  );
+  const { cells, skipped, ran, tlsChecks } = outcome;
   if (isStopping()) throw new Error("interrupted");
-  const env = await environment(specs, ctx);
+  const env = await environment(
+    specs,
+    ctx,
+    anyTls,
+    scenarios.some((s) => s.client === "h2load"),
+  );
   const commands = [
     `taskset -c ${SERVER_CPU} <server>     # every server`,
-    ...scenarios.map((s) =>
-      `taskset -c ${CLIENT_CPU} wrk ${
-        wrkArgs({
-          url: `http://127.0.0.1:PORT${s.path}`,
-          connections: s.connections,
-          durationS: s.once ? opts.mode.hugeDurationS : opts.mode.durationS,
-          timeoutS: s.timeoutS,
-          headers: s.ifNoneMatch
-            ? [...s.headers, 'If-None-Match: "<ETag from HEAD>"']
-            : s.headers,
-        }).map((a) => (/[\s"]/.test(a) ? `'${a}'` : a)).join(" ")
-      }   # ${s.id}`
-    ),
+    ...scenarios.map((s) => {
+      const o = {
+        url: `${s.tls ? "https" : "http"}://127.0.0.1:PORT${s.path}`,
+        connections: s.connections,
+        durationS: s.once ? opts.mode.hugeDurationS : opts.mode.durationS,
+        timeoutS: s.timeoutS,
+        headers: s.ifNoneMatch
+          ? [...s.headers, 'If-None-Match: "<ETag from HEAD>"']
+          : s.headers,
+        streams: s.streams,
+      };
+      const h2 = s.client === "h2load";
+      return `taskset -c ${CLIENT_CPU} ${h2 ? "h2load" : "wrk"} ${
+        (h2 ? h2loadArgs(o) : wrkArgs(o))
+          .map((a) => (/[\s"]/.test(a) ? `'${a}'` : a)).join(" ")
+      }   # ${s.id}`;
+    }),
   ];
+  const nginxA = (tls?: { cert: string; key: string }) =>
+    nginxConfig({
+      tmpDir: "TMP",
+      root: "ROOT",
+      port: 0,
+      openFileCache: false,
+      tls,
+    }).replace(":0", ":PORT");
+  const nginxRan = ran.some((s) => s.id === "nginx-a");
   const report = renderReport({
     env,
     mode: opts.mode,
@@ -411,13 +229,18 @@ async function benchmark(opts: Options, ctx: ServerContext): Promise<void> {
     servers: ran.map((s) => ({ id: s.id, label: s.label, about: s.about })),
     skipped,
     commands,
-    nginxConfigA: specs.some((s) => s.id === "nginx-a")
-      ? nginxConfig({
-        tmpDir: "TMP",
-        root: "ROOT",
-        port: 0,
-        openFileCache: false,
-      }).replace(":0;", ":PORT;")
+    nginxConfigA: nginxRan ? nginxA() : undefined,
+    waitQuietS: opts.waitQuietS,
+    interleave: opts.interleave,
+    tls: anyTls
+      ? {
+        checks: tlsChecks,
+        nginxConfig: nginxRan && scenarios.some((s) =>
+            s.tls && s.servers.includes("nginx-a")
+          )
+          ? nginxA({ cert: "TMP/tls/cert.pem", key: "TMP/tls/key.pem" })
+          : undefined,
+      }
       : undefined,
     totalS: (Date.now() - t0) / 1000,
   });
@@ -456,6 +279,7 @@ async function main(): Promise<number> {
     tmpDir,
     root: `${tmpDir}/root`,
     repoDir: new URL("..", import.meta.url).pathname.replace(/\/$/, ""),
+    baselineDir: opts.baselineDir,
     log,
   };
   let cleaning: Promise<void> | undefined;
@@ -493,7 +317,12 @@ async function main(): Promise<number> {
       }
     } catch { /* not Linux */ }
     await pinSelf();
-    await ensureTools(opts.strace);
+    const chosen = SCENARIOS.filter((s) => opts.scenarios.includes(s.id));
+    await ensureTools(
+      opts.strace,
+      !opts.strace && chosen.some((s) => s.tls),
+      !opts.strace && chosen.some((s) => s.client === "h2load"),
+    );
     if (opts.strace) {
       await makeDocroot(ctx.root, false);
       const md = await measureSyscalls({

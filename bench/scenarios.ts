@@ -4,7 +4,7 @@
  * @module
  */
 
-import { FILES, HUGE_FILE } from "./load.ts";
+import { BENCH_RANGE, FILES, HUGE_FILE } from "./load.ts";
 import { SERVER_IDS, type ServerId } from "./servers.ts";
 
 /** Identifiers accepted by `--scenarios`. */
@@ -16,7 +16,13 @@ export type ScenarioId =
   | "100m"
   | "304"
   | "range"
-  | "1g-x50";
+  | "1g-x50"
+  | "1k-tls"
+  | "tls-handshake"
+  | "1m-tls"
+  | "h2-1k"
+  | "h2-64k"
+  | "h2-1m";
 
 /** One load pattern, run against each of its servers. */
 export interface Scenario {
@@ -27,8 +33,15 @@ export interface Scenario {
   about: string;
   /** Path requested. */
   path: string;
-  /** wrk connections. */
+  /** Client connections. */
   connections: number;
+  /**
+   * The load generator: wrk (HTTP/1.1, the default) or h2load (HTTP/2
+   * over TLS, `streams` requests in flight on each connection).
+   */
+  client?: "wrk" | "h2load";
+  /** h2load `-m`: concurrent streams per connection. */
+  streams?: number;
   /** Extra request headers. */
   headers: readonly string[];
   /** Add `If-None-Match` with the ETag the server sent for `path`. */
@@ -37,6 +50,13 @@ export interface Scenario {
   unit: "req/s" | "MiB/s";
   /** Show server CPU time per MiB sent. */
   cpuPerMiB: boolean;
+  /**
+   * Show server CPU time per request, and how busy the server's and wrk's
+   * cores were (which of the two set the pace).
+   */
+  cpuPerRequest?: boolean;
+  /** Over HTTPS: each server is started with the run's certificate. */
+  tls?: boolean;
   /** Show the largest RSS sampled during the run instead of latency. */
   peakRss?: boolean;
   /** What a single curl request must get. */
@@ -49,8 +69,27 @@ export interface Scenario {
   once?: boolean;
 }
 
-const BIG3: readonly ServerId[] = ["nginx-a", "nginx-b", "pws"];
-const ALL: readonly ServerId[] = SERVER_IDS;
+const RANGE_FIELD = `Range: bytes=${BENCH_RANGE.first}-${BENCH_RANGE.last}`;
+
+/** The three nginx configurations and the pws variants. */
+const BIG3: readonly ServerId[] = [
+  "nginx-a",
+  "nginx-b",
+  "nginx-c",
+  "pws",
+  "pws-nowatch",
+  "pws-base",
+];
+/** The fast paths of issue 14: also against the bare Deno ceiling. */
+const WITH_CEILING: readonly ServerId[] = [...BIG3, "ceiling"];
+/** Every server over TCP but the ceiling (which has only the fast paths ready). */
+const ALL: readonly ServerId[] = SERVER_IDS.filter((s) =>
+  s !== "prototype-tls" && s !== "ceiling"
+);
+/** nginx A with `ssl http2` and pws with `--tls-cert`, both offering h2. */
+const H2: readonly ServerId[] = ["nginx-a", "pws"];
+/** nginx A with `ssl`, pws with `--tls-cert`, and the bare TLS prototype. */
+const TLS: readonly ServerId[] = ["nginx-a", "pws", "prototype-tls"];
 
 /** Every scenario, in the order they run. */
 export const SCENARIOS: readonly Scenario[] = [
@@ -64,9 +103,10 @@ export const SCENARIOS: readonly Scenario[] = [
     headers: [],
     unit: "req/s",
     cpuPerMiB: false,
+    cpuPerRequest: true,
     expect: { status: 200, bytes: FILES["1k.bin"] },
     timeoutS: 10,
-    servers: ALL,
+    servers: [...ALL, "ceiling"],
   },
   {
     id: "1k-close",
@@ -78,9 +118,10 @@ export const SCENARIOS: readonly Scenario[] = [
     headers: ["Connection: close"],
     unit: "req/s",
     cpuPerMiB: false,
+    cpuPerRequest: true,
     expect: { status: 200, bytes: FILES["1k.bin"] },
     timeoutS: 10,
-    servers: [...BIG3, "prototype"],
+    servers: [...WITH_CEILING, "prototype"],
   },
   {
     id: "64k",
@@ -133,23 +174,25 @@ export const SCENARIOS: readonly Scenario[] = [
     ifNoneMatch: true,
     unit: "req/s",
     cpuPerMiB: false,
+    cpuPerRequest: true,
     expect: { status: 304, bytes: 0 },
     timeoutS: 10,
-    servers: BIG3,
+    servers: WITH_CEILING,
   },
   {
     id: "range",
     title: "Range request in a 100 MiB file",
     about:
-      "64 keep-alive connections each asking for `Range: bytes=50000000-50065535` (64 KiB from the middle of 100m.bin): should be 206.",
-    path: "/100m.bin",
+      `64 keep-alive connections each asking for \`${RANGE_FIELD}\` (64 KiB from the middle of 100m.bin): should be 206.`,
+    path: `/${BENCH_RANGE.file}`,
     connections: 64,
-    headers: ["Range: bytes=50000000-50065535"],
+    headers: [RANGE_FIELD],
     unit: "req/s",
     cpuPerMiB: true,
+    cpuPerRequest: true,
     expect: { status: 206, bytes: 65536 },
     timeoutS: 10,
-    servers: BIG3,
+    servers: WITH_CEILING,
   },
   {
     id: "1g-x50",
@@ -166,6 +209,108 @@ export const SCENARIOS: readonly Scenario[] = [
     timeoutS: 120,
     servers: ["pws", "nginx-a"],
     once: true,
+  },
+  {
+    id: "1k-tls",
+    title: "1 KiB over TLS, keep-alive",
+    about:
+      "64 keep-alive HTTPS connections fetching a 1 KiB file: per-request cost of TLS records on top of `1k` (one handshake per connection, then none).",
+    path: "/1k.bin",
+    connections: 64,
+    headers: [],
+    unit: "req/s",
+    cpuPerMiB: false,
+    cpuPerRequest: true,
+    tls: true,
+    expect: { status: 200, bytes: FILES["1k.bin"] },
+    timeoutS: 10,
+    servers: TLS,
+  },
+  {
+    id: "tls-handshake",
+    title: "1 KiB over TLS, a new connection per request",
+    about:
+      "Like `1k-tls`, but every request carries `Connection: close`: one TCP connection and one TLS handshake per request. wrk offers the session of the connection before, and every server here resumes it (see TLS below), so these are resumed handshakes (TLS 1.3 PSK with a fresh X25519 exchange, no certificate or signature), as a returning browser makes them.",
+    path: "/1k.bin",
+    connections: 64,
+    headers: ["Connection: close"],
+    unit: "req/s",
+    cpuPerMiB: false,
+    cpuPerRequest: true,
+    tls: true,
+    expect: { status: 200, bytes: FILES["1k.bin"] },
+    timeoutS: 10,
+    servers: TLS,
+  },
+  {
+    id: "1m-tls",
+    title: "1 MiB over TLS, keep-alive",
+    about:
+      "64 keep-alive HTTPS connections fetching a 1 MiB file: encryption throughput (no sendfile for anyone: nginx copies through OpenSSL, without kernel TLS).",
+    path: "/1m.bin",
+    connections: 64,
+    headers: [],
+    unit: "req/s",
+    cpuPerMiB: true,
+    cpuPerRequest: true,
+    tls: true,
+    expect: { status: 200, bytes: FILES["1m.bin"] },
+    timeoutS: 10,
+    servers: TLS,
+  },
+  {
+    id: "h2-1k",
+    title: "1 KiB over HTTP/2",
+    about:
+      "h2load, 16 TLS connections with 10 streams each (`-c16 -m10`), fetching a 1 KiB file: per-request cost of HTTP/2 (HPACK, frames, flow control) on top of TLS. nginx A with `ssl http2` and pws, both agreeing to h2 by ALPN.",
+    path: "/1k.bin",
+    connections: 16,
+    client: "h2load",
+    streams: 10,
+    headers: [],
+    unit: "req/s",
+    cpuPerMiB: false,
+    cpuPerRequest: true,
+    tls: true,
+    expect: { status: 200, bytes: FILES["1k.bin"] },
+    timeoutS: 10,
+    servers: H2,
+  },
+  {
+    id: "h2-64k",
+    title: "64 KiB over HTTP/2",
+    about:
+      "h2load `-c16 -m10` fetching a 64 KiB file over HTTP/2 and TLS: DATA frames and flow control windows.",
+    path: "/64k.bin",
+    connections: 16,
+    client: "h2load",
+    streams: 10,
+    headers: [],
+    unit: "req/s",
+    cpuPerMiB: true,
+    cpuPerRequest: true,
+    tls: true,
+    expect: { status: 200, bytes: FILES["64k.bin"] },
+    timeoutS: 10,
+    servers: H2,
+  },
+  {
+    id: "h2-1m",
+    title: "1 MiB over HTTP/2",
+    about:
+      "h2load `-c16 -m4` fetching a 1 MiB file over HTTP/2 and TLS: encryption and DATA throughput with several streams sharing a connection.",
+    path: "/1m.bin",
+    connections: 16,
+    client: "h2load",
+    streams: 4,
+    headers: [],
+    unit: "req/s",
+    cpuPerMiB: true,
+    cpuPerRequest: true,
+    tls: true,
+    expect: { status: 200, bytes: FILES["1m.bin"] },
+    timeoutS: 30,
+    servers: H2,
   },
 ];
 
@@ -208,5 +353,18 @@ export const QUICK: Mode = {
   hugeDurationS: 3,
   reps: 1,
   warmupS: 1,
-  scenarios: ["1k", "1k-close", "1m", "100m", "304", "range", "1g-x50"],
+  scenarios: [
+    "1k",
+    "1k-close",
+    "1m",
+    "100m",
+    "304",
+    "range",
+    "1g-x50",
+    "1k-tls",
+    "tls-handshake",
+    "1m-tls",
+    "h2-1k",
+    "h2-1m",
+  ],
 };

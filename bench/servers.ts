@@ -1,8 +1,10 @@
 /**
  * The servers the benchmark compares: two nginx configurations, pws,
- * the minimal prototype of issue 7 (bench/prototype.ts), Python's
- * http.server and the npm package `serve`. Each is started pinned
- * to CPU 0, with its output appended to a log file in the temp dir.
+ * the minimal prototype of issue 7 (bench/prototype.ts), the bare TLS
+ * prototype (bench/prototype_tls.ts), Python's http.server and the npm
+ * package `serve`. Each is started pinned to CPU 0, with its output
+ * appended to a log file in the temp dir; nginx A, pws and the TLS
+ * prototype can be started with a certificate, for the HTTPS scenarios.
  *
  * @module
  */
@@ -28,8 +30,13 @@ import { parseListenPort } from "./stats.ts";
 export type ServerId =
   | "nginx-a"
   | "nginx-b"
+  | "nginx-c"
   | "pws"
+  | "pws-nowatch"
+  | "pws-base"
+  | "ceiling"
   | "prototype"
+  | "prototype-tls"
   | "python"
   | "serve";
 
@@ -37,8 +44,13 @@ export type ServerId =
 export const SERVER_IDS: readonly ServerId[] = [
   "nginx-a",
   "nginx-b",
+  "nginx-c",
   "pws",
+  "pws-nowatch",
+  "pws-base",
+  "ceiling",
   "prototype",
+  "prototype-tls",
   "python",
   "serve",
 ];
@@ -57,14 +69,31 @@ export interface ServerContext {
   root: string;
   /** Directory holding pws's `main.ts`. */
   repoDir: string;
+  /**
+   * A checkout of an earlier pws (`--baseline DIR`), run as `pws-base` to
+   * compare against.
+   */
+  baselineDir?: string;
   /** Progress output. */
   log: (msg: string) => void;
+}
+
+/** The run's certificate, as PEM files in the temp dir. */
+export interface TlsFiles {
+  /** The server certificate followed by the CA that signed it. */
+  cert: string;
+  /** The server's private key (PKCS#8). */
+  key: string;
+  /** The CA certificate alone, for clients (`curl --cacert`). */
+  ca: string;
 }
 
 /** A server that is up and listening. */
 export interface RunningServer {
   /** Port on 127.0.0.1. */
   port: number;
+  /** `https` when started with a certificate. */
+  scheme: "http" | "https";
   /** The process whose memory and CPU time are measured. */
   pid: number;
   /** The process that was spawned (may be a launcher such as npx). */
@@ -84,6 +113,8 @@ export interface ServerSpec {
   id: ServerId;
   /** Name used in tables. */
   label: string;
+  /** Name used in the tables of the HTTPS scenarios, when not `label`. */
+  tlsLabel?: string;
   /** One-line description for the report. */
   about: string;
   /**
@@ -93,8 +124,11 @@ export interface ServerSpec {
   prepare(ctx: ServerContext): Promise<string | undefined>;
   /** A version string for the report. */
   version(ctx: ServerContext): Promise<string>;
-  /** Starts the server; throws when it does not come up. */
-  start(ctx: ServerContext): Promise<RunningServer>;
+  /**
+   * Starts the server (serving HTTPS only, with `tls`); throws when it
+   * does not come up.
+   */
+  start(ctx: ServerContext, tls?: TlsFiles): Promise<RunningServer>;
 }
 
 const taskset = ["taskset", "-c", String(SERVER_CPU)];
@@ -135,6 +169,8 @@ async function launch(
     cwd?: string;
     /** More log files to show when the server dies (e.g. nginx's error.log). */
     extraLogs?: string[];
+    /** It speaks HTTPS. */
+    tls?: boolean;
   },
 ): Promise<RunningServer> {
   const logFile = `${ctx.tmpDir}/${id}.log`;
@@ -157,7 +193,7 @@ async function launch(
         if (p.exited()) throw new Error("exited before printing its URL");
         if (Date.now() > deadline) {
           throw new Error(
-            `printed no http://HOST:PORT/ line in ${timeoutMs} ms`,
+            `printed no http(s)://HOST:PORT/ line in ${timeoutMs} ms`,
           );
         }
         await sleep(50);
@@ -187,6 +223,7 @@ async function launch(
     });
     return {
       port,
+      scheme: opts.tls ? "https" : "http",
       pid,
       rootPid: p.pid,
       logFile,
@@ -235,14 +272,34 @@ export async function aptInstall(
   }
 }
 
-function nginxSpec(id: "nginx-a" | "nginx-b"): ServerSpec {
-  const b = id === "nginx-b";
+const NGINX_LABELS: Record<
+  "nginx-a" | "nginx-b" | "nginx-c",
+  { label: string; about: string }
+> = {
+  "nginx-a": {
+    label: "nginx A (default)",
+    about:
+      "nginx, single process (`master_process off`), `sendfile on`, `tcp_nopush on`, no access log, `keepalive_requests 100000`",
+  },
+  "nginx-b": {
+    label: "nginx B (open_file_cache)",
+    about:
+      "nginx, config A plus `open_file_cache max=1000 inactive=20s; open_file_cache_valid 30s;`",
+  },
+  "nginx-c": {
+    label: "nginx C (open_file_cache, sendfile off)",
+    about:
+      "nginx, config B with `sendfile off` (no `tcp_nopush`): no open or stat per request, and a small file goes out with head and body in one `writev`",
+  },
+};
+
+function nginxSpec(id: "nginx-a" | "nginx-b" | "nginx-c"): ServerSpec {
+  const cached = id !== "nginx-a";
   return {
     id,
-    label: b ? "nginx B (open_file_cache)" : "nginx A (default)",
-    about: b
-      ? "nginx, config A plus `open_file_cache max=1000 inactive=20s; open_file_cache_valid 30s;`"
-      : "nginx, single process (`master_process off`), `sendfile on`, `tcp_nopush on`, no access log, `keepalive_requests 100000`",
+    label: NGINX_LABELS[id].label,
+    tlsLabel: id === "nginx-a" ? "nginx A + ssl" : undefined,
+    about: NGINX_LABELS[id].about,
     async prepare(ctx) {
       if (await succeeds("nginx", ["-v"])) return undefined;
       if (
@@ -253,16 +310,23 @@ function nginxSpec(id: "nginx-a" | "nginx-b"): ServerSpec {
       return "nginx is not installed and apt-get could not install it";
     },
     version: () => firstLine("nginx", ["-v"]),
-    async start(ctx) {
-      const dir = `${ctx.tmpDir}/${id}`;
+    async start(ctx, tls) {
+      const dir = `${ctx.tmpDir}/${id}${tls ? "-tls" : ""}`;
       await Deno.mkdir(dir, { recursive: true });
       const port = freePort();
       const conf = `${dir}/nginx.conf`;
       await Deno.writeTextFile(
         conf,
-        nginxConfig({ tmpDir: dir, root: ctx.root, port, openFileCache: b }),
+        nginxConfig({
+          tmpDir: dir,
+          root: ctx.root,
+          port,
+          openFileCache: cached,
+          sendfileOff: id === "nginx-c",
+          tls,
+        }),
       );
-      return launch(ctx, id, [
+      return launch(ctx, `${id}${tls ? "-tls" : ""}`, [
         "nginx",
         "-p",
         dir,
@@ -273,6 +337,7 @@ function nginxSpec(id: "nginx-a" | "nginx-b"): ServerSpec {
       ], {
         port,
         extraLogs: [`${dir}/error.log`],
+        tls: tls !== undefined,
       });
     },
   };
@@ -286,7 +351,7 @@ const DENO_RUN = [
   "--v8-flags=--max-semi-space-size=1",
 ];
 
-/** The port of the first `http://HOST:PORT/` line a server printed. */
+/** The port of the first `http(s)://HOST:PORT/` line a server printed. */
 function portFromLog(log: string): number | undefined {
   for (const line of log.split("\n")) {
     const port = parseListenPort(line);
@@ -295,33 +360,89 @@ function portFromLog(log: string): number | undefined {
   return undefined;
 }
 
-const pwsSpec: ServerSpec = {
-  id: "pws",
-  label: "pws",
+/**
+ * pws from `repoDir` (the checkout under test, or `--baseline`'s),
+ * started with `extra` flags.
+ */
+function pwsSpec(
+  id: "pws" | "pws-nowatch" | "pws-base",
+  label: string,
+  about: string,
+  extra: string[],
+): ServerSpec {
+  const dirOf = (ctx: ServerContext) =>
+    id === "pws-base" ? ctx.baselineDir : ctx.repoDir;
+  return {
+    id,
+    label,
+    about,
+    async prepare(ctx) {
+      const dir = dirOf(ctx);
+      if (dir === undefined) return "no --baseline DIR given";
+      try {
+        await Deno.stat(`${dir}/main.ts`);
+      } catch {
+        return `${dir}/main.ts does not exist`;
+      }
+      if (extra.length === 0) return undefined;
+      // An older pws may not know the flag: ask its --help.
+      const help = await run(Deno.execPath(), [
+        "run",
+        "--allow-all",
+        "main.ts",
+        "--help",
+      ], { cwd: dir, timeoutMs: 60_000 }).catch(() => undefined);
+      const text = `${help?.stdout ?? ""}${help?.stderr ?? ""}`;
+      const missing = extra.filter((f) => f.startsWith("--"))
+        .filter((f) => !text.includes(f));
+      return missing.length > 0
+        ? `this pws does not know ${missing.join(", ")} (not in its --help)`
+        : undefined;
+    },
+    async version(ctx) {
+      const dir = dirOf(ctx);
+      const rev = dir === undefined ? "" : await firstLine("git", [
+        "-C",
+        dir,
+        "log",
+        "-1",
+        "--format=%h %s",
+      ]);
+      return rev.slice(0, 100);
+    },
+    start(ctx, tls) {
+      const name = tls ? `${id}-tls` : id;
+      return launch(ctx, name, [
+        ...DENO_RUN,
+        "main.ts",
+        "--quiet",
+        ...extra,
+        "--root",
+        ctx.root,
+        "--host",
+        "127.0.0.1",
+        ...(tls ? ["--tls-cert", tls.cert, "--tls-key", tls.key] : []),
+        "0",
+      ], {
+        cwd: dirOf(ctx),
+        tls: tls !== undefined,
+        timeoutMs: 120_000, // the first start may fetch npm packages
+        findPort: portFromLog,
+      });
+    },
+  };
+}
+
+const ceilingSpec: ServerSpec = {
+  id: "ceiling",
+  label: "bare Deno ceiling",
   about:
-    "this project: `deno run --allow-all --v8-flags=--max-semi-space-size=1 main.ts --quiet --root DIR --host 127.0.0.1 0` (access log off, as in the nginx configs)",
-  async prepare(ctx) {
-    try {
-      await Deno.stat(`${ctx.repoDir}/main.ts`);
-      return undefined;
-    } catch {
-      return `${ctx.repoDir}/main.ts does not exist yet`;
-    }
-  },
+    "bench/ceiling.ts: raw TCP, responses made at start-up (200, 304 and the benchmark's 206) written as they are: no stat, open, parsing, validation or Date; what any Deno server on raw TCP can reach at best",
+  prepare: () => Promise.resolve(undefined),
   version: () => firstLine(Deno.execPath(), ["--version"]),
   start(ctx) {
-    return launch(ctx, "pws", [
-      ...DENO_RUN,
-      "main.ts",
-      "--quiet",
-      "--root",
-      ctx.root,
-      "--host",
-      "127.0.0.1",
-      "0",
-    ], {
+    return launch(ctx, "ceiling", [...DENO_RUN, "bench/ceiling.ts", ctx.root], {
       cwd: ctx.repoDir,
-      timeoutMs: 120_000, // the first start may fetch npm packages
       findPort: portFromLog,
     });
   },
@@ -342,6 +463,31 @@ const prototypeSpec: ServerSpec = {
     ], {
       cwd: ctx.repoDir,
       findPort: portFromLog,
+    });
+  },
+};
+
+const prototypeTlsSpec: ServerSpec = {
+  id: "prototype-tls",
+  label: "TLS prototype",
+  about:
+    "bench/prototype_tls.ts: a bare `Deno.listenTls` listener writing responses made at start-up (no stat, parsing or validation), the ceiling Deno's TLS stack sets on this machine; HTTPS scenarios only",
+  prepare: () => Promise.resolve(undefined),
+  version: () => firstLine(Deno.execPath(), ["--version"]),
+  start(ctx, tls) {
+    if (!tls) {
+      return Promise.reject(new Error("the TLS prototype needs a certificate"));
+    }
+    return launch(ctx, "prototype-tls", [
+      ...DENO_RUN,
+      "bench/prototype_tls.ts",
+      ctx.root,
+      tls.cert,
+      tls.key,
+    ], {
+      cwd: ctx.repoDir,
+      findPort: portFromLog,
+      tls: true,
     });
   },
 };
@@ -441,8 +587,28 @@ const serveSpec: ServerSpec = {
 export const SERVERS: Readonly<Record<ServerId, ServerSpec>> = {
   "nginx-a": nginxSpec("nginx-a"),
   "nginx-b": nginxSpec("nginx-b"),
-  pws: pwsSpec,
+  "nginx-c": nginxSpec("nginx-c"),
+  pws: pwsSpec(
+    "pws",
+    "pws",
+    "this project: `deno run --allow-all --v8-flags=--max-semi-space-size=1 main.ts --quiet --root DIR --host 127.0.0.1 0` (access log off, as in the nginx configs; the root watcher on where pws has one); for HTTPS also `--tls-cert CERT --tls-key KEY`",
+    [],
+  ),
+  "pws-nowatch": pwsSpec(
+    "pws-nowatch",
+    "pws --no-watch",
+    "pws as above with `--no-watch`: no root watcher, a `stat` per cached hit",
+    ["--no-watch"],
+  ),
+  "pws-base": pwsSpec(
+    "pws-base",
+    "pws baseline",
+    "an earlier pws (`--baseline DIR`, its commit under Machine), started like pws",
+    [],
+  ),
+  ceiling: ceilingSpec,
   prototype: prototypeSpec,
+  "prototype-tls": prototypeTlsSpec,
   python: pythonSpec,
   serve: serveSpec,
 };

@@ -102,6 +102,47 @@ export function parseWrk(output: string): WrkResult {
 }
 
 /**
+ * Parses the summary h2load prints after a timed run (`-D`) into the shape
+ * of a wrk result: completed requests are the 2xx and 3xx responses,
+ * socket errors h2load's failed, errored and timed-out requests, bad
+ * statuses its 4xx and 5xx, bytes read its traffic total (frames
+ * included). h2load gives no latency percentiles: those are NaN. Throws
+ * when the summary is missing.
+ */
+export function parseH2load(output: string): WrkResult {
+  const finished = /finished in [\d.]+(?:us|ms|s|m|h), ([\d.]+) req\/s/.exec(
+    output,
+  );
+  const reqs =
+    /requests: \d+ total, \d+ started, \d+ done, \d+ succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/
+      .exec(output);
+  const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/
+    .exec(output);
+  const traffic = /traffic: \S+ \((\d+)\) total/.exec(output);
+  if (!finished || !reqs || !codes || !traffic) {
+    throw new Error(`unrecognised h2load output:\n${output}`);
+  }
+  const requestsPerSec = Number(finished[1]);
+  const requests = Number(codes[1]) + Number(codes[2]);
+  const done = requests + Number(codes[3]) + Number(codes[4]);
+  // h2load's req/s is done requests over the main duration (-D), which
+  // leaves out connecting; recover that duration from it.
+  const durationS = requestsPerSec > 0 ? done / requestsPerSec : NaN;
+  const bytesRead = Number(traffic[1]);
+  return {
+    requests,
+    durationS,
+    bytesRead,
+    requestsPerSec,
+    bytesPerSec: bytesRead / durationS,
+    latencyUs: { p50: NaN, p75: NaN, p90: NaN, p99: NaN },
+    socketErrors: Number(reqs[1]) + Number(reqs[2]) + Number(reqs[3]),
+    timeouts: Number(reqs[3]),
+    badStatus: Number(codes[3]) + Number(codes[4]),
+  };
+}
+
+/**
  * The median of the finite numbers in `values` (the mean of the two middle
  * ones for an even count); `NaN` when there are none.
  */
@@ -141,6 +182,21 @@ export interface ProcStat {
   ppid: number;
   utime: number;
   stime: number;
+}
+
+/** Machine-wide CPU time from `/proc/stat`, in clock ticks. */
+export interface CpuTotals {
+  /** user + nice + system over all CPUs (interrupt time left out). */
+  busy: number;
+  /** Time the hypervisor gave to other guests while ours wanted to run. */
+  steal: number;
+}
+
+/** Reads the aggregate `cpu` line of `/proc/stat`; NaN fields when absent. */
+export function parseCpuTotals(text: string): CpuTotals {
+  const m = /^cpu\s+(.*)$/m.exec(text);
+  const f = m ? m[1].trim().split(/\s+/).map(Number) : [];
+  return { busy: f[0] + f[1] + f[2], steal: f[7] ?? NaN };
 }
 
 /**
@@ -252,6 +308,56 @@ export function parseCurlOutput(text: string): CurlOutput {
     }
   }
   return { transfers, headers };
+}
+
+/** What `openssl s_client` says about the session it made. */
+export interface SClientSession {
+  /** True for `Reused` (an abbreviated handshake), false for `New`. */
+  resumed: boolean;
+  /** e.g. `TLSv1.3`. */
+  protocol: string;
+  /** OpenSSL's name of the cipher suite, e.g. `TLS_AES_256_GCM_SHA384`. */
+  cipher: string;
+  /** The key exchange group (`Server Temp Key`), e.g. `X25519`, when printed. */
+  group?: string;
+  /** True when the chain verified (`Verify return code: 0 (ok)`). */
+  verified: boolean;
+}
+
+/**
+ * Parses the session summary `openssl s_client` prints after its
+ * handshake (`New, TLSv1.3, Cipher is …` or `Reused, …`); `undefined` when
+ * there is none or no protocol was agreed (`New, (NONE), Cipher is (NONE)`).
+ */
+export function parseSClientSession(text: string): SClientSession | undefined {
+  const m = /^(New|Reused), (TLSv[\d.]+), Cipher is (\S+)\s*$/m.exec(text);
+  if (!m) return undefined;
+  const group = /^Server Temp Key: ([^,\s]+)/m.exec(text);
+  return {
+    resumed: m[1] === "Reused",
+    protocol: m[2],
+    cipher: m[3],
+    group: group?.[1],
+    verified: /^\s*Verify return code: 0 \(ok\)\s*$/m.test(text),
+  };
+}
+
+/**
+ * Reads the children's CPU time from what the shell builtin `times`
+ * printed at the end of `text` (two lines, `0m1.060000s 0m0.500000s`: the
+ * shell's own user and system time, then its children's). Returns their
+ * sum in seconds and where the two lines start, or undefined.
+ */
+export function parseChildTimes(
+  text: string,
+): { cpuS: number; index: number } | undefined {
+  const m =
+    /(?:^|\n)(\d+m[\d.]+s \d+m[\d.]+s\n)(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/
+      .exec(text);
+  if (!m) return undefined;
+  const cpuS = Number(m[2]) * 60 + Number(m[3]) + Number(m[4]) * 60 +
+    Number(m[5]);
+  return { cpuS, index: m.index + (text[m.index] === "\n" ? 1 : 0) };
 }
 
 /** Formats a count with thousands separators and no decimals: `89,327`. */

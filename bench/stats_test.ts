@@ -7,9 +7,13 @@ import {
   formatRatio,
   markdownTable,
   median,
+  parseChildTimes,
+  parseCpuTotals,
   parseCurlOutput,
+  parseH2load,
   parseListenPort,
   parseProcStat,
+  parseSClientSession,
   parseStatusField,
   parseStraceSummary,
   parseWrk,
@@ -159,6 +163,10 @@ Deno.test("parseListenPort finds the port of the first URL", () => {
     parseListenPort("pws serving /tmp at http://localhost:8/ (x)"),
     8,
   );
+  assert.deepEqual(
+    parseListenPort("pws 0.1.0 serving /tmp/r on https://127.0.0.1:18444/"),
+    18444,
+  );
   assert.deepEqual(parseListenPort("starting"), undefined);
   assert.deepEqual(parseListenPort("http://127.0.0.1/"), undefined);
 });
@@ -239,4 +247,150 @@ Deno.test("parseCurlOutput splits transfers and keeps the first headers", () => 
   assert.deepEqual(parseCurlOutput("\n@@000 0 0\n").transfers, [
     { status: 0, bodyBytes: 0, connects: 0 },
   ]);
+});
+
+/** The parts of `openssl s_client` output around its session summary. */
+const SCLIENT_FULL = `CONNECTED(00000003)
+---
+Certificate chain
+ 0 s:CN = localhost
+   i:CN = pws test CA
+---
+No client certificate CA names sent
+Peer signing digest: SHA256
+Peer signature type: ECDSA
+Server Temp Key: X25519, 253 bits
+---
+SSL handshake has read 1148 bytes and written 305 bytes
+Verification: OK
+---
+New, TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384
+Server public key is 256 bit
+Secure Renegotiation IS NOT supported
+Compression: NONE
+No ALPN negotiated
+Early data was not sent
+Verify return code: 0 (ok)
+---
+HTTP/1.1 200 OK
+Connection: close
+
+---
+Post-Handshake New Session Ticket arrived:
+SSL-Session:
+    Protocol  : TLSv1.3
+    Cipher    : TLS_AES_256_GCM_SHA384
+`;
+
+Deno.test("parseSClientSession reads a full handshake", () => {
+  assert.deepEqual(parseSClientSession(SCLIENT_FULL), {
+    resumed: false,
+    protocol: "TLSv1.3",
+    cipher: "TLS_AES_256_GCM_SHA384",
+    group: "X25519",
+    verified: true,
+  });
+});
+
+Deno.test("parseSClientSession reads a resumed TLS 1.2 session", () => {
+  // A resumed TLS 1.2 handshake exchanges no new key: no Server Temp Key.
+  const text = [
+    "CONNECTED(00000003)",
+    "---",
+    "Reused, TLSv1.2, Cipher is ECDHE-ECDSA-AES256-GCM-SHA384",
+    "Secure Renegotiation IS supported",
+    "    Protocol  : TLSv1.2",
+    "    Verify return code: 0 (ok)",
+    "---",
+    "",
+  ].join("\n");
+  assert.deepEqual(parseSClientSession(text), {
+    resumed: true,
+    protocol: "TLSv1.2",
+    cipher: "ECDHE-ECDSA-AES256-GCM-SHA384",
+    group: undefined,
+    verified: true,
+  });
+});
+
+Deno.test("parseSClientSession: no agreement, or a chain that did not verify", () => {
+  assert.deepEqual(
+    parseSClientSession(
+      "CONNECTED(00000003)\n---\nNew, (NONE), Cipher is (NONE)\n",
+    ),
+    undefined,
+  );
+  assert.deepEqual(parseSClientSession(""), undefined);
+  const unverified = SCLIENT_FULL.replace(
+    "Verify return code: 0 (ok)",
+    "Verify return code: 21 (unable to verify the first certificate)",
+  );
+  assert.deepEqual(parseSClientSession(unverified)?.verified, false);
+});
+
+Deno.test("parseChildTimes reads the children's line of `times`", () => {
+  // dash prints microseconds, bash milliseconds; wrk may have printed before.
+  const dash =
+    "unable to connect\n0m0.004000s 0m0.008000s\n0m1.060000s 0m0.500000s\n";
+  const got = parseChildTimes(dash);
+  assert.ok(got);
+  assert.ok(Math.abs(got.cpuS - 1.56) < 1e-9);
+  assert.deepEqual(dash.slice(0, got.index), "unable to connect\n");
+  const bash = "0m0.001s 0m0.002s\n1m2.500s 0m0.250s";
+  assert.deepEqual(parseChildTimes(bash), { cpuS: 62.75, index: 0 });
+  assert.deepEqual(parseChildTimes("wrk: invalid URL\n"), undefined);
+  assert.deepEqual(parseChildTimes("0m1.000000s 0m0.000000s\n"), undefined);
+});
+
+Deno.test("parseCpuTotals adds user, nice and system, and reads steal", () => {
+  const text = "cpu  630408 44463 383978 682815 1662 0 40164 512 0 0\n" +
+    "cpu0 315204 22231 191989 341407 831 0 20082 256 0 0\nintr 1 2 3\n";
+  assert.deepEqual(parseCpuTotals(text), {
+    busy: 630408 + 44463 + 383978,
+    steal: 512,
+  });
+  assert.ok(Number.isNaN(parseCpuTotals("intr 1\n").busy));
+});
+
+const H2LOAD = `starting benchmark...
+spawning thread #0: 4 total client(s). Timing-based test with 0s of warm-up time and 2s of main duration for measurements.
+Application protocol: h2
+Main benchmark duration is over for thread #0. Stopping all clients.
+
+finished in 2.68s, 4759.50 req/s, 4.79MB/s
+requests: 9519 total, 9527 started, 9519 done, 9519 succeeded, 0 failed, 0 errored, 0 timeout
+status codes: 9519 2xx, 0 3xx, 0 4xx, 0 5xx
+traffic: 9.59MB (10052832) total, 130.75KB (133890) headers (space savings 93.96%), 9.30MB (9747456) data
+                     min         max         mean         sd        +/- sd
+time for request:      126us    208.48ms      1.61ms      6.44ms    98.62%
+`;
+
+Deno.test("parseH2load reads req/s, responses, bytes and errors", () => {
+  const r = parseH2load(H2LOAD);
+  assert.equal(r.requestsPerSec, 4759.5);
+  assert.equal(r.requests, 9519);
+  assert.equal(r.durationS, 2); // 9519 / 4759.5: the main duration
+  assert.equal(r.bytesRead, 10052832);
+  assert.equal(r.bytesPerSec, 10052832 / 2);
+  assert.equal(r.socketErrors, 0);
+  assert.equal(r.badStatus, 0);
+  assert.ok(Number.isNaN(r.latencyUs.p50));
+});
+
+Deno.test("parseH2load counts failures and 4xx/5xx, and rejects other output", () => {
+  const r = parseH2load(
+    H2LOAD.replace(
+      "0 failed, 0 errored, 0 timeout",
+      "3 failed, 2 errored, 1 timeout",
+    )
+      .replace(
+        "9519 2xx, 0 3xx, 0 4xx, 0 5xx",
+        "9000 2xx, 19 3xx, 400 4xx, 100 5xx",
+      ),
+  );
+  assert.equal(r.requests, 9019);
+  assert.equal(r.socketErrors, 6);
+  assert.equal(r.timeouts, 1);
+  assert.equal(r.badStatus, 500);
+  assert.throws(() => parseH2load("connect error\n"), /unrecognised h2load/);
 });
