@@ -181,8 +181,10 @@ async function cacheFillingLoad(
       worst <= cacheMiB + CACHE_SLACK_MIB,
       `RSS grew by ${worst.toFixed(1)} MiB`,
     );
+    // The last pass may not climb past the earlier peak (one pass's GC
+    // timing moves a reading by several MiB either way).
     assert.ok(
-      growth[2] - growth[1] <= PLATEAU_MIB,
+      growth[2] - Math.max(growth[0], growth[1]) <= PLATEAU_MIB,
       `RSS still growing: ${growth.map((g) => g.toFixed(1))}`,
     );
   } finally {
