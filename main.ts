@@ -146,12 +146,24 @@ export async function main(args: string[]): Promise<number> {
   const stopWatching = tls?.kind === "files"
     ? renewOnChange(tls.certPath, tls.keyPath, server, group)
     : undefined;
+  // SIGHUP also reads the site's rules again (workers watch them anyway).
+  const reloadRules = () => server.reloadRules();
+  try {
+    Deno.addSignalListener("SIGHUP", reloadRules);
+  } catch {
+    // no SIGHUP here (Windows): the watcher and the check still reload
+  }
   // Listen for signals before announcing the URL: a script may signal as
   // soon as it has read it.
   const stopped = untilSignalled({
     connectionCount: () => server.connectionCount(),
     shutdown: (graceMs) => {
       stopWatching?.();
+      try {
+        Deno.removeSignalListener("SIGHUP", reloadRules);
+      } catch {
+        // never added
+      }
       // Health checks see the drain while it lasts.
       endpoint?.setDraining();
       return Promise.all([

@@ -70,6 +70,8 @@ export interface RunningServer {
   connectionCount(): number;
   /** Requests answered by replaying a ready response (see replay.ts). */
   replayCount(): number;
+  /** Reads `_redirects` and `_headers` again now (SIGHUP). */
+  reloadRules(): void;
   /**
    * What this server counted and holds now, for `--metrics` (request
    * counters stay zero unless `config.metrics` is on).
@@ -306,6 +308,7 @@ export function startServer(options: StartOptions): RunningServer {
     },
     connectionCount: () => tasks.size,
     replayCount: () => ctx.replay.hits,
+    reloadRules: () => siteRules.changed(),
     metricsSnapshot: () => snapshotOf(ctx),
     shutdownGraceMs: config.shutdownGraceMs,
     async close() {

@@ -605,3 +605,26 @@ Deno.test("rules: with --live, a rewrite and a rule's error page get the live sc
     assert.ok(closed.text.includes("/__pws/live.js"), closed.text);
   });
 });
+
+Deno.test("rules: SIGHUP reads the rules files again, even unchanged", async () => {
+  const root = await makeSite({
+    "index.html": "x\n",
+    "_redirects": "/a /index.html 302\n",
+  });
+  try {
+    const server = await spawnServer(["--root", root, "0"], {
+      cleartext: true,
+    });
+    await delay(300);
+    // Nothing changed: neither the watcher nor the periodic check reloads.
+    Deno.kill(server.pid, "SIGHUP");
+    await delay(500);
+    const stopped = await server.stop();
+    const reloads = stopped.stderr.split("\n").filter((l) =>
+      l.includes("rules reloaded: 1 redirect")
+    );
+    assert.equal(reloads.length, 1, stopped.stderr);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
