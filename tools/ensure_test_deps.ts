@@ -3,7 +3,8 @@
  * Chromium for the browser tests (never a browser downloaded by a test
  * tool), curl/wget for the client-compatibility tests, htpasswd
  * (apache2-utils) for the `--auth-file` tests, openssl and testssl.sh
- * for the TLS tests, and nghttp2-client for the HTTP/2 tests. Does nothing
+ * for the TLS tests, nghttp2-client for the HTTP/2 tests and goaccess
+ * for the access-log format tests. Does nothing
  * when they are present; explains itself when it cannot install.
  *
  * @module
@@ -26,6 +27,8 @@ const REQUIREMENTS: Requirement[] = [
   { packageName: "testssl.sh", program: "/usr/bin/testssl" },
   // nghttp and h2load, the HTTP/2 peers.
   { packageName: "nghttp2-client", program: "/usr/bin/nghttp" },
+  // GoAccess reads the combined access log with its stock format.
+  { packageName: "goaccess", program: "/usr/bin/goaccess" },
 ];
 
 function exists(path: string): boolean {
