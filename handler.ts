@@ -104,6 +104,7 @@ export async function handleConnection(
       ex = undefined;
       c.status = 0;
       c.bytesSent = 0;
+      c.headBytes = 0;
       client.user = undefined;
       const more = await serveOneRequest(c, client, (e) => ex = e);
       logRequest(c, ex, client);
@@ -158,6 +159,11 @@ function logRequest(
     protocol: ex === undefined ? "-" : `HTTP/1.${ex.head.versionMinor}`,
     status: c.status,
     bytes: c.bytesSent,
+    bodyBytes: Math.max(0, c.bytesSent - c.headBytes),
+    referer: ex === undefined ? undefined : headerValue(ex.head, "referer"),
+    userAgent: ex === undefined
+      ? undefined
+      : headerValue(ex.head, "user-agent"),
     durationMs: Date.now() - c.requestStartedAt,
   });
   c.status = 0;

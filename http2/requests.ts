@@ -37,7 +37,7 @@ import {
   type Reply,
   type ReplySink,
 } from "../response/reply.ts";
-import type { RequestHead } from "../http/request.ts";
+import { headerValue, type RequestHead } from "../http/request.ts";
 import type { ResponseHeaders } from "../http/response.ts";
 import type { Http2Session } from "./session.ts";
 
@@ -430,6 +430,13 @@ export class StreamRequests {
       protocol: "HTTP/2",
       status: stream.status,
       bytes: stream.bytesSent,
+      bodyBytes: stream.bodyBytesSent,
+      referer: stream.head === undefined
+        ? undefined
+        : headerValue(stream.head, "referer"),
+      userAgent: stream.head === undefined
+        ? undefined
+        : headerValue(stream.head, "user-agent"),
       durationMs: Date.now() - stream.openedAt,
     });
   }
