@@ -54,11 +54,14 @@ import { authenticatorFor, refusalReply } from "./auth/authenticator.ts";
 import { serveHttp2 } from "./http2/session.ts";
 import { isForeignRequestLine, matchPreface } from "./http2/preface.ts";
 import { isLivePath, liveReply } from "./live/routes.ts";
+import { isTrustedPeer, requestAddress } from "./http/forwarded.ts";
 
 /** Who sent the current request: the address, and the user once known. */
 interface RequestClient {
   /** The peer's address, as the kernel reports it. */
   readonly remote: string;
+  /** The peer is a trusted proxy (`--trust-proxy`). */
+  readonly peerTrusted: boolean;
   /** The user its credentials passed as (`--auth`), for the log. */
   user: string | undefined;
 }
@@ -75,8 +78,10 @@ export async function handleConnection(
   const c = new Connection(conn, ctx, secure);
   const registry = ctx.registry;
   registry.connections.add(c);
+  const remote = (conn.remoteAddr as Deno.NetAddr).hostname ?? "-";
   const client: RequestClient = {
-    remote: (conn.remoteAddr as Deno.NetAddr).hostname ?? "-",
+    remote,
+    peerTrusted: isTrustedPeer(remote, ctx.config.trustProxy),
     user: undefined,
   };
   let ex: Exchange | undefined;
@@ -152,7 +157,12 @@ function logRequest(
   if (log === undefined || (c.status === 0 && ex === undefined)) return;
   log.record({
     time: c.requestStartedAt,
-    remote: client.remote,
+    remote: requestAddress(
+      ex?.head,
+      c.config.trustProxy,
+      client.remote,
+      client.peerTrusted,
+    ),
     user: client.user,
     method: ex?.head.method ?? "-",
     target: ex?.head.target ?? "-",
@@ -373,7 +383,13 @@ async function respond(
   ) {
     const checked = authenticatorFor(config.auth).check(
       headerValues(head, "authorization"),
-      client.remote,
+      // Behind a trusted proxy, each client has its own limit.
+      requestAddress(
+        head,
+        config.trustProxy,
+        client.remote,
+        client.peerTrusted,
+      ),
     );
     const verdict = checked instanceof Promise ? await checked : checked;
     if (verdict.kind !== "ok") return sink.send(refusalReply(ctx, verdict));

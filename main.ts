@@ -120,15 +120,23 @@ export async function main(args: string[]): Promise<number> {
     }
     throw err;
   }
-  const stopWatching = tls?.kind === "files"
+  const stopRenewing = tls?.kind === "files"
     ? renewOnChange(tls.certPath, tls.keyPath, server, group)
     : undefined;
+  const stopReopening = config.logFile !== undefined &&
+      config.logFormat !== "off"
+    ? reopenLogOnHangup(config.logFile, [server, redirect], group)
+    : undefined;
+  const stopWatching = () => {
+    stopRenewing?.();
+    stopReopening?.();
+  };
   // Listen for signals before announcing the URL: a script may signal as
   // soon as it has read it.
   const stopped = untilSignalled({
     connectionCount: () => server.connectionCount(),
     shutdown: (graceMs) => {
-      stopWatching?.();
+      stopWatching();
       return Promise.all([
         server.shutdown(graceMs),
         group?.shutdown(graceMs),
@@ -136,9 +144,13 @@ export async function main(args: string[]): Promise<number> {
       ]).then(() => {});
     },
   }, server.shutdownGraceMs);
-  // With JSON logs stdout carries JSON lines only: the banner goes to
-  // stderr, where a person still sees it.
-  const say = config.logFormat === "json" ? console.error : console.log;
+  // With machine-read logs on stdout, stdout carries log lines only: the
+  // banner goes to stderr, where a person still sees it.
+  const machineLog = config.logFormat === "json" ||
+    config.logFormat === "common" || config.logFormat === "combined";
+  const say = machineLog && config.logFile === undefined
+    ? console.error
+    : console.log;
   say(`pws ${VERSION} serving ${root} on ${server.url}`);
   const scheme = server.secure ? "https" : "http";
   for (const line of clickableUrls(server.hostname, server.port, scheme)) {
@@ -219,6 +231,49 @@ function renewOnChange(
       Deno.removeSignalListener("SIGHUP", onHangup);
     } catch {
       // never added
+    }
+  };
+}
+
+/**
+ * Reopens the `--log-file` on SIGHUP (logrotate's `postrotate`), in this
+ * thread's servers and every worker, and says so in one line on stderr
+ * once all have: lines written after that line go to the new file. A file
+ * that cannot be opened keeps the old one, with one line saying why.
+ * (SIGHUP also renews the certificate: both listeners run.)
+ */
+function reopenLogOnHangup(
+  path: string,
+  servers: (RunningServer | undefined)[],
+  group: WorkerGroup | undefined,
+): () => void {
+  const onHangup = async () => {
+    const errors: string[] = [];
+    for (const server of servers) {
+      try {
+        server?.reopenLog();
+      } catch (err) {
+        errors.push(err instanceof Error ? err.message : String(err));
+      }
+    }
+    if (group !== undefined) errors.push(...await group.reopenLog());
+    if (errors.length === 0) {
+      console.error(`pws: reopened the log file ${path} (SIGHUP)`);
+    } else {
+      console.error(`pws: kept the old log file (SIGHUP): ${errors[0]}`);
+    }
+  };
+  const listener = () => void onHangup();
+  try {
+    Deno.addSignalListener("SIGHUP", listener);
+  } catch {
+    return () => {}; // no SIGHUP here (Windows)
+  }
+  return () => {
+    try {
+      Deno.removeSignalListener("SIGHUP", listener);
+    } catch {
+      // already removed
     }
   };
 }

@@ -239,3 +239,29 @@ export function forwardedClient(
   }
   return peer;
 }
+
+/** True when a connection's peer (the kernel's address) is trusted. */
+export function isTrustedPeer(
+  peer: string,
+  trusted: readonly IpRange[],
+): boolean {
+  if (trusted.length === 0) return false;
+  const bytes = parseIpAddress(peer);
+  return bytes !== undefined && inAnyRange(bytes, trusted);
+}
+
+/**
+ * The address to log and to limit a request by: its peer's, or, when the
+ * peer is a trusted proxy, the one the proxies forwarded (see
+ * {@linkcode forwardedClient}).
+ */
+export function requestAddress(
+  head: RequestHead | undefined,
+  trusted: readonly IpRange[],
+  peer: string,
+  peerTrusted: boolean = isTrustedPeer(peer, trusted),
+): string {
+  return peerTrusted && head !== undefined
+    ? forwardedClient(head, trusted, peer)
+    : peer;
+}

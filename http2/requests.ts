@@ -40,6 +40,7 @@ import {
 import { headerValue, type RequestHead } from "../http/request.ts";
 import type { ResponseHeaders } from "../http/response.ts";
 import type { Http2Session } from "./session.ts";
+import { isTrustedPeer, requestAddress } from "../http/forwarded.ts";
 
 /** Streams a client may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
 export const MAX_CONCURRENT_STREAMS = 128;
@@ -47,6 +48,8 @@ export const MAX_CONCURRENT_STREAMS = 128;
 /** Who sent a request: the address, and the user once known. */
 export interface StreamClient {
   readonly remote: string;
+  /** The peer is a trusted proxy (`--trust-proxy`). */
+  readonly peerTrusted: boolean;
   user: string | undefined;
 }
 
@@ -363,7 +366,14 @@ export class StreamRequests {
     const session = this.session;
     stream.busy = true;
     this.#busy++;
-    const client: StreamClient = { remote: session.remote, user: undefined };
+    const client: StreamClient = {
+      remote: session.remote,
+      peerTrusted: isTrustedPeer(
+        session.remote,
+        session.c.config.trustProxy,
+      ),
+      user: undefined,
+    };
     const sink = new Http2Sink(
       this.#outputOf(stream),
       stream.head?.method === "HEAD",
@@ -423,7 +433,12 @@ export class StreamRequests {
     if (log === undefined || stream.status === 0) return;
     log.record({
       time: stream.openedAt,
-      remote: client.remote,
+      remote: requestAddress(
+        stream.head,
+        this.session.c.config.trustProxy,
+        client.remote,
+        client.peerTrusted,
+      ),
       user: client.user,
       method: stream.head?.method ?? "-",
       target: stream.head?.target ?? "-",

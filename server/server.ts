@@ -16,6 +16,7 @@ import { handleConnection } from "../handler.ts";
 import { ConnectionRegistry, type ServerContext } from "../http1/connection.ts";
 import { FileCache } from "../files/cache.ts";
 import { AccessLog } from "./log.ts";
+import { type LogFileSink, openLogFile } from "./log_file.ts";
 import { ReplayCache } from "../http1/replay.ts";
 import { FileHandlePool } from "../files/handles.ts";
 import { StatCache } from "../files/stat_cache.ts";
@@ -49,6 +50,13 @@ export interface RunningServer {
    * and keeps the old pair, when the new one is refused.
    */
   reloadTls(pair: TlsPair): void;
+  /**
+   * Reopens the `--log-file` (after logrotate moved it): lines from the
+   * next batch on go to a file at the configured path. Throws, keeping
+   * the old file, when the new one cannot be opened. Does nothing without
+   * `--log-file`.
+   */
+  reopenLog(): void;
   /** Stops accepting, closes every connection and resolves when done. */
   close(): Promise<void>;
   /**
@@ -143,7 +151,22 @@ export function startServer(options: StartOptions): RunningServer {
     tls: options.tls,
     alpnProtocols: config.http2 ? ["h2", "http/1.1"] : ["http/1.1"],
   };
-  const listener = openListener(spec);
+  // The log file first: a path that cannot be opened stops start-up.
+  let logFile: LogFileSink | undefined;
+  if (config.logFormat !== "off" && config.logFile !== undefined) {
+    try {
+      logFile = openLogFile(config.logFile);
+    } catch (err) {
+      throw new StartupError((err as Error).message);
+    }
+  }
+  let listener: Deno.Listener;
+  try {
+    listener = openListener(spec);
+  } catch (err) {
+    logFile?.close();
+    throw err;
+  }
   const addr = listener.addr as Deno.NetAddr;
   const secure = options.tls !== undefined;
   const registry = new ConnectionRegistry();
@@ -198,8 +221,8 @@ export function startServer(options: StartOptions): RunningServer {
     tlsFailures: secure ? new TlsFailureLog() : undefined,
     accessLog: config.logFormat === "off" ? undefined : new AccessLog(
       config.logFormat,
-      config.logColor,
-      Deno.stdout,
+      config.logColor && config.logFile === undefined,
+      logFile ?? Deno.stdout,
       Deno.stderr,
     ),
   };
@@ -243,6 +266,12 @@ export function startServer(options: StartOptions): RunningServer {
   };
   const acceptLoop = new AcceptLoop(listener, onConnection);
 
+  /** Writes what is queued; closes the log file (never stdout). */
+  const closeLog = async () => {
+    await ctx.accessLog?.flushed();
+    if (config.logFile !== undefined) ctx.accessLog?.sink.close?.();
+  };
+
   const stopAccepting = async () => {
     accepting = false;
     await acceptLoop.stop();
@@ -259,6 +288,11 @@ export function startServer(options: StartOptions): RunningServer {
         openListener({ ...spec, port: addr.port, reusePort: true, tls: pair }),
       );
     },
+    reopenLog() {
+      const log = ctx.accessLog;
+      if (log === undefined || config.logFile === undefined) return;
+      log.replaceSink(openLogFile(config.logFile));
+    },
     connectionCount: () => tasks.size,
     replayCount: () => ctx.replay.hits,
     shutdownGraceMs: config.shutdownGraceMs,
@@ -271,7 +305,7 @@ export function startServer(options: StartOptions): RunningServer {
       watcher?.close();
       ctx.handles.closeAll();
       ctx.tlsFailures?.close();
-      await ctx.accessLog?.flushed();
+      await closeLog();
     },
     async shutdown(graceMs: number) {
       await stopAccepting();
@@ -290,7 +324,7 @@ export function startServer(options: StartOptions): RunningServer {
       watcher?.close();
       ctx.handles.closeAll();
       ctx.tlsFailures?.close();
-      await ctx.accessLog?.flushed();
+      await closeLog();
     },
   };
 }
