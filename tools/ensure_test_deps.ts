@@ -4,8 +4,8 @@
  * tool), curl/wget for the client-compatibility tests, htpasswd
  * (apache2-utils) for the `--auth-file` tests, openssl and testssl.sh
  * for the TLS tests, nghttp2-client for the HTTP/2 tests and goaccess
- * for the access-log format tests. Does nothing
- * when they are present; explains itself when it cannot install.
+ * for the access-log format tests. Does nothing when they are present;
+ * explains itself when it cannot install.
  *
  * @module
  */
