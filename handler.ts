@@ -57,11 +57,14 @@ import { RuleFieldsSink } from "./rules/sink.ts";
 import { isForeignRequestLine, matchPreface } from "./http2/preface.ts";
 import { isLivePath, liveReply } from "./live/routes.ts";
 import { HTTP10, HTTP11 } from "./metrics/counters.ts";
+import { isTrustedPeer, requestAddress } from "./http/forwarded.ts";
 
 /** Who sent the current request: the address, and the user once known. */
 interface RequestClient {
   /** The peer's address, as the kernel reports it. */
   readonly remote: string;
+  /** The peer is a trusted proxy (`--trust-proxy`). */
+  readonly peerTrusted: boolean;
   /** The user its credentials passed as (`--auth`), for the log. */
   user: string | undefined;
 }
@@ -78,11 +81,13 @@ export async function handleConnection(
   const c = new Connection(conn, ctx, secure);
   const registry = ctx.registry;
   registry.connections.add(c);
+  // A Unix-socket peer has no address: "unix:", as nginx logs it.
+  const remote = conn.remoteAddr.transport === "unix"
+    ? "unix:"
+    : (conn.remoteAddr as Deno.NetAddr).hostname ?? "-";
   const client: RequestClient = {
-    // A Unix-socket peer has no address: "unix:", as nginx logs it.
-    remote: conn.remoteAddr.transport === "unix"
-      ? "unix:"
-      : (conn.remoteAddr as Deno.NetAddr).hostname ?? "-",
+    remote,
+    peerTrusted: isTrustedPeer(remote, ctx.config.trustProxy),
     user: undefined,
   };
   let ex: Exchange | undefined;
@@ -110,6 +115,7 @@ export async function handleConnection(
       ex = undefined;
       c.status = 0;
       c.bytesSent = 0;
+      c.headBytes = 0;
       client.user = undefined;
       const more = await serveOneRequest(c, client, (e) => ex = e);
       logRequest(c, ex, client);
@@ -168,13 +174,23 @@ function logRequest(
   }
   log.record({
     time: c.requestStartedAt,
-    remote: client.remote,
+    remote: requestAddress(
+      ex?.head,
+      c.config.trustProxy,
+      client.remote,
+      client.peerTrusted,
+    ),
     user: client.user,
     method: ex?.head.method ?? "-",
     target: ex?.head.target ?? "-",
     protocol: ex === undefined ? "-" : `HTTP/1.${ex.head.versionMinor}`,
     status: c.status,
     bytes: c.bytesSent,
+    bodyBytes: Math.max(0, c.bytesSent - c.headBytes),
+    referer: ex === undefined ? undefined : headerValue(ex.head, "referer"),
+    userAgent: ex === undefined
+      ? undefined
+      : headerValue(ex.head, "user-agent"),
     durationMs: Date.now() - c.requestStartedAt,
   });
   c.status = 0;
@@ -386,7 +402,13 @@ async function respond(
   ) {
     const checked = authenticatorFor(config.auth).check(
       headerValues(head, "authorization"),
-      client.remote,
+      // Behind a trusted proxy, each client has its own limit.
+      requestAddress(
+        head,
+        config.trustProxy,
+        client.remote,
+        client.peerTrusted,
+      ),
     );
     const verdict = checked instanceof Promise ? await checked : checked;
     if (verdict.kind !== "ok") return sink.send(refusalReply(ctx, verdict));

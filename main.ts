@@ -143,7 +143,7 @@ export async function main(args: string[]): Promise<number> {
     }
     throw err;
   }
-  const stopWatching = tls?.kind === "files"
+  const stopRenewing = tls?.kind === "files"
     ? renewOnChange(tls.certPath, tls.keyPath, server, group)
     : undefined;
   // SIGHUP also reads the site's rules again (workers watch them anyway).
@@ -153,12 +153,20 @@ export async function main(args: string[]): Promise<number> {
   } catch {
     // no SIGHUP here (Windows): the watcher and the check still reload
   }
+  const stopReopening = config.logFile !== undefined &&
+      config.logFormat !== "off"
+    ? reopenLogOnHangup(config.logFile, [server, redirect], group)
+    : undefined;
+  const stopWatching = () => {
+    stopRenewing?.();
+    stopReopening?.();
+  };
   // Listen for signals before announcing the URL: a script may signal as
   // soon as it has read it.
   const stopped = untilSignalled({
     connectionCount: () => server.connectionCount(),
     shutdown: (graceMs) => {
-      stopWatching?.();
+      stopWatching();
       try {
         Deno.removeSignalListener("SIGHUP", reloadRules);
       } catch {
@@ -173,9 +181,13 @@ export async function main(args: string[]): Promise<number> {
       ]).then(() => endpoint?.close());
     },
   }, server.shutdownGraceMs);
-  // With JSON logs stdout carries JSON lines only: the banner goes to
-  // stderr, where a person still sees it.
-  const say = config.logFormat === "json" ? console.error : console.log;
+  // With machine-read logs on stdout, stdout carries log lines only: the
+  // banner goes to stderr, where a person still sees it.
+  const machineLog = config.logFormat === "json" ||
+    config.logFormat === "common" || config.logFormat === "combined";
+  const say = machineLog && config.logFile === undefined
+    ? console.error
+    : console.log;
   say(`pws ${VERSION} serving ${root} on ${server.url}`);
   const scheme = server.secure ? "https" : "http";
   if (cli.options.unix === undefined) {
@@ -323,6 +335,49 @@ function renewOnChange(
       Deno.removeSignalListener("SIGHUP", onHangup);
     } catch {
       // never added
+    }
+  };
+}
+
+/**
+ * Reopens the `--log-file` on SIGHUP (logrotate's `postrotate`), in this
+ * thread's servers and every worker, and says so in one line on stderr
+ * once all have: lines written after that line go to the new file. A file
+ * that cannot be opened keeps the old one, with one line saying why.
+ * (SIGHUP also renews the certificate: both listeners run.)
+ */
+function reopenLogOnHangup(
+  path: string,
+  servers: (RunningServer | undefined)[],
+  group: WorkerGroup | undefined,
+): () => void {
+  const onHangup = async () => {
+    const errors: string[] = [];
+    for (const server of servers) {
+      try {
+        server?.reopenLog();
+      } catch (err) {
+        errors.push(err instanceof Error ? err.message : String(err));
+      }
+    }
+    if (group !== undefined) errors.push(...await group.reopenLog());
+    if (errors.length === 0) {
+      console.error(`pws: reopened the log file ${path} (SIGHUP)`);
+    } else {
+      console.error(`pws: kept the old log file (SIGHUP): ${errors[0]}`);
+    }
+  };
+  const listener = () => void onHangup();
+  try {
+    Deno.addSignalListener("SIGHUP", listener);
+  } catch {
+    return () => {}; // no SIGHUP here (Windows)
+  }
+  return () => {
+    try {
+      Deno.removeSignalListener("SIGHUP", listener);
+    } catch {
+      // already removed
     }
   };
 }

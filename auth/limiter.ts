@@ -106,7 +106,9 @@ export class FailureLimiter {
  * IPv6 address by its /64 prefix, since one host usually holds a whole
  * /64 and could otherwise take a fresh address for every guess; an
  * IPv4-mapped IPv6 address as the IPv4 address. `remote` comes from the
- * kernel (Deno's `remoteAddr.hostname`), not from request bytes.
+ * kernel (Deno's `remoteAddr.hostname`) or, for a peer trusted with
+ * `--trust-proxy`, from a forwarded hop that `http/forwarded.ts` parsed
+ * as an IP address: never unchecked request bytes.
  */
 export function addressKey(remote: string): string {
   if (!remote.includes(":")) return remote;

@@ -76,6 +76,8 @@ export interface ReadyResponse {
   status: number;
   /** The head, followed by the body when that is small. */
   bytes: Uint8Array;
+  /** Bytes of the head, at the start of `bytes` (for the log's `%b`). */
+  headBytes: number;
   /** The body, when it is not in `bytes` (shared, not counted twice). */
   body?: Uint8Array;
 }

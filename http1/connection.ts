@@ -187,6 +187,8 @@ export class Connection {
   status = 0;
   /** Bytes written for the current response. */
   bytesSent = 0;
+  /** Bytes of the current response's head (body = bytesSent − this). */
+  headBytes = 0;
   /** Set when a TLS write made no progress within the write timeout. */
   stalled = false;
   /** Set when HTTP/2 runs the connection. */
@@ -362,7 +364,9 @@ export class Connection {
   /** Serializes a response head and records its status for the log. */
   encodeHead(status: number, headers: ResponseHeaders): Uint8Array {
     this.status = status;
-    return encoder.encode(serializeResponseHead(status, headers));
+    const head = encoder.encode(serializeResponseHead(status, headers));
+    this.headBytes = head.length;
+    return head;
   }
 
   /**

@@ -142,13 +142,29 @@ export class Http1Sink implements ReplySink {
     const content = reply.content;
     let kept: ReadyResponse | undefined;
     if (ex.headOnly || content.kind === "none") {
-      kept = { second, status: reply.status, bytes: head };
+      kept = {
+        second,
+        status: reply.status,
+        bytes: head,
+        headBytes: head.length,
+      };
     } else if (content.kind === "bytes") {
       const body = content.bytes;
       kept = body.length <= INLINE_BODY_BYTES
-        ? { second, status: reply.status, bytes: concat(head, body) }
+        ? {
+          second,
+          status: reply.status,
+          bytes: concat(head, body),
+          headBytes: head.length,
+        }
         : body.length <= SMALL_BODY_BYTES
-        ? { second, status: reply.status, bytes: head, body }
+        ? {
+          second,
+          status: reply.status,
+          bytes: head,
+          body,
+          headBytes: head.length,
+        }
         : undefined;
     }
     if (kept === undefined) {
@@ -164,6 +180,7 @@ export class Http1Sink implements ReplySink {
 /** Writes a kept reply (head, and its body when kept apart). */
 export function writeReady(c: Connection, ready: ReadyResponse): Promise<void> {
   c.status = ready.status;
+  c.headBytes = ready.headBytes;
   return ready.body === undefined
     ? c.write(ready.bytes)
     : writeBytes(c, ready.bytes, ready.body);

@@ -326,6 +326,7 @@ export class Http2Output {
       stream.sendWindow -= n;
       this.connectionWindow -= n;
       stream.bytesSent += FRAME_HEADER_SIZE + n;
+      stream.bodyBytesSent += n;
       if (body.done) {
         this.withdraw(stream);
         stream.localClosed = true;

@@ -37,10 +37,11 @@ import {
   type Reply,
   type ReplySink,
 } from "../response/reply.ts";
-import type { RequestHead } from "../http/request.ts";
+import { headerValue, type RequestHead } from "../http/request.ts";
 import type { ResponseHeaders } from "../http/response.ts";
 import type { Http2Session } from "./session.ts";
 import { HTTP2 } from "../metrics/counters.ts";
+import { isTrustedPeer, requestAddress } from "../http/forwarded.ts";
 
 /** Streams a client may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
 export const MAX_CONCURRENT_STREAMS = 128;
@@ -48,6 +49,8 @@ export const MAX_CONCURRENT_STREAMS = 128;
 /** Who sent a request: the address, and the user once known. */
 export interface StreamClient {
   readonly remote: string;
+  /** The peer is a trusted proxy (`--trust-proxy`). */
+  readonly peerTrusted: boolean;
   user: string | undefined;
 }
 
@@ -382,7 +385,14 @@ export class StreamRequests {
     work: (sink: ReplySink, client: StreamClient) => Promise<void>,
   ): boolean {
     const session = this.session;
-    const client: StreamClient = { remote: session.remote, user: undefined };
+    const client: StreamClient = {
+      remote: session.remote,
+      peerTrusted: isTrustedPeer(
+        session.remote,
+        session.c.config.trustProxy,
+      ),
+      user: undefined,
+    };
     if (stream.reset || stream.localClosed || session.ending) {
       stream.busy = false;
       this.#forgetIfClosed(stream);
@@ -455,13 +465,25 @@ export class StreamRequests {
     if (log === undefined || stream.status === 0) return;
     log.record({
       time: stream.openedAt,
-      remote: client.remote,
+      remote: requestAddress(
+        stream.head,
+        this.session.c.config.trustProxy,
+        client.remote,
+        client.peerTrusted,
+      ),
       user: client.user,
       method: stream.head?.method ?? "-",
       target: stream.head?.target ?? "-",
       protocol: "HTTP/2",
       status: stream.status,
       bytes: stream.bytesSent,
+      bodyBytes: stream.bodyBytesSent,
+      referer: stream.head === undefined
+        ? undefined
+        : headerValue(stream.head, "referer"),
+      userAgent: stream.head === undefined
+        ? undefined
+        : headerValue(stream.head, "user-agent"),
       durationMs: Date.now() - stream.openedAt,
     });
   }

@@ -51,6 +51,8 @@ export class Http2Stream {
   status = 0;
   /** Bytes written for this stream: frame headers, blocks and data. */
   bytesSent = 0;
+  /** Bytes of the response body written (DATA payloads only). */
+  bodyBytesSent = 0;
   /** When the request's first frame arrived (ms since the epoch). */
   readonly openedAt: number;
 

@@ -14,6 +14,7 @@ import type { AuthSources } from "../auth/load.ts";
 import { hasControl } from "../auth/basic.ts";
 import { type ListenAddress, parseListenAddress } from "../metrics/address.ts";
 import { MANAGED_FIELDS } from "../response/reply.ts";
+import { type IpRange, parseCidr } from "../http/ip.ts";
 
 /** Options the command line sets. */
 export interface CliOptions {
@@ -93,7 +94,14 @@ Options:
   --auth-file FILE      require a user of this htpasswd file (bcrypt or {SHA};
                         repeatable, combines with --auth)
   -q, --quiet           no access log
-  --log-format FORMAT   access log as text (default) or json
+  --log-format FORMAT   access log as text (default), json, or the Common
+                        or Combined Log Format of Apache and nginx: common,
+                        combined
+  --log-file PATH       append the access log to PATH instead of stdout
+                        (SIGHUP reopens it, for logrotate)
+  --trust-proxy CIDR    take the client address for the log (and --auth's
+                        limiter) from Forwarded or X-Forwarded-For, but only
+                        on connections from these proxies (repeatable)
   --header-timeout S    seconds to receive a request head, then 408 (default 10)
   --idle-timeout S      seconds an idle keep-alive connection stays open (default 5)
   --write-timeout S     seconds a write may stall before the client is dropped (default 30)
@@ -168,6 +176,8 @@ export function parseCommandLine(args: string[]): CliResult {
         "auth-file": { type: "string", multiple: true },
         quiet: { type: "boolean", short: "q" },
         "log-format": { type: "string" },
+        "log-file": { type: "string" },
+        "trust-proxy": { type: "string", multiple: true },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
       },
@@ -287,12 +297,38 @@ export function parseCommandLine(args: string[]): CliResult {
   }
   config.extraHeaders = extraHeaders;
   const logFormat = values["log-format"] ?? "text";
-  if (logFormat !== "text" && logFormat !== "json") {
+  if (
+    logFormat !== "text" && logFormat !== "json" && logFormat !== "common" &&
+    logFormat !== "combined"
+  ) {
     return usageError(
-      `invalid --log-format ${quote(logFormat)}: use text or json`,
+      `invalid --log-format ${
+        quote(logFormat)
+      }: use text, json, common or combined`,
     );
   }
   config.logFormat = values.quiet ? "off" : logFormat;
+  const logFile = values["log-file"];
+  if (logFile !== undefined) {
+    if (logFile === "") return usageError("--log-file needs a file name");
+    if (values.quiet) {
+      return usageError("--log-file and --quiet contradict each other");
+    }
+    config.logFile = logFile;
+  }
+  const trustProxy: IpRange[] = [];
+  for (const text of values["trust-proxy"] ?? []) {
+    const range = parseCidr(text);
+    if (range === undefined) {
+      return usageError(
+        `invalid --trust-proxy ${
+          quote(text)
+        }: use an address or a CIDR range such as 10.0.0.0/8 or fd00::/8`,
+      );
+    }
+    trustProxy.push(range);
+  }
+  config.trustProxy = trustProxy;
   let workers = 1;
   if (values.workers !== undefined) {
     const text = values.workers;

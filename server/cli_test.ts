@@ -450,3 +450,26 @@ Deno.test("parseCommandLine() refuses a bad --auth without echoing the password"
   assert.match(usageError(["--auth-file", ""]), /--auth-file needs a file/);
   assert.match(usageError(["--auth"]), /--auth needs a value/);
 });
+
+Deno.test("parseCommandLine() reads the log formats, --log-file and --trust-proxy", () => {
+  for (const format of ["text", "json", "common", "combined"]) {
+    assert.equal(run(["--log-format", format]).config.logFormat, format);
+  }
+  assert.match(usageError(["--log-format", "clf"]), /common or combined/);
+  assert.equal(run(["--log-file", "a.log"]).config.logFile, "a.log");
+  assert.match(usageError(["--log-file", ""]), /needs a file/);
+  assert.match(usageError(["--log-file", "a.log", "-q"]), /contradict/);
+  assert.deepEqual(run([]).config.trustProxy, []);
+  const ranges = run([
+    "--trust-proxy",
+    "10.0.0.0/8",
+    "--trust-proxy",
+    "::1",
+    "--trust-proxy",
+    "fd00::/8",
+  ]).config.trustProxy!;
+  assert.deepEqual(ranges.map((r) => r.prefix), [104, 128, 8]);
+  for (const bad of ["10.0.0.0/33", "10.0.0", "localhost", "", "::1/200"]) {
+    assert.match(usageError(["--trust-proxy", bad]), /invalid --trust-proxy/);
+  }
+});

@@ -9,6 +9,7 @@ import { DEFAULT_HEAD_LIMITS, type HeadLimits } from "../http/request.ts";
 import { DEFAULT_LOOKUP_OPTIONS, type LookupOptions } from "../files/lookup.ts";
 import type { LogFormat } from "./log.ts";
 import type { AuthSettings } from "../auth/authenticator.ts";
+import type { IpRange } from "../http/ip.ts";
 import denoConfig from "../deno.json" with { type: "json" };
 
 /** The pws version, from deno.json. */
@@ -94,6 +95,16 @@ export interface ServerConfig {
   logColor: boolean;
   /** Count requests for the `--metrics` listener (workers count too). */
   metrics: boolean;
+  /**
+   * Append the access log to this file instead of stdout (`--log-file`);
+   * SIGHUP reopens it.
+   */
+  logFile?: string;
+  /**
+   * Proxies whose `Forwarded`/`X-Forwarded-For` name the client
+   * (`--trust-proxy`); empty: those fields are ignored.
+   */
+  trustProxy: IpRange[];
   /** `Strict-Transport-Security: max-age=N` on TLS responses (`--hsts`). */
   hstsSeconds?: number;
   /**
@@ -147,6 +158,7 @@ export function defaultConfig(rootReal: string): ServerConfig {
     logFormat: "off",
     logColor: false,
     metrics: false,
+    trustProxy: [],
     auth: undefined,
   };
 }

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { formatCombinedLine, formatCommonLine } from "./log_format.ts";
+
 /** What is known of a finished request. */
 export interface AccessRecord {
   /** When the request started (ms since the epoch). */
@@ -23,12 +25,24 @@ export interface AccessRecord {
   status: number;
   /** Bytes written to the client for this request, head included. */
   bytes: number;
+  /** Bytes of the response body written (`%b`); the bytes of the head not counted. */
+  bodyBytes?: number;
+  /** The request's `Referer`, as received (Latin-1 byte string). */
+  referer?: string;
+  /** The request's `User-Agent`, as received (Latin-1 byte string). */
+  userAgent?: string;
   /** Milliseconds from the first byte of the request to the last written. */
   durationMs: number;
 }
 
-/** Log formats: none, a line for people, or a JSON object per line. */
-export type LogFormat = "off" | "text" | "json";
+/**
+ * Log formats: none, a line for people, a JSON object per line, or the
+ * Common and Combined Log Formats of Apache and nginx.
+ */
+export type LogFormat = "off" | "text" | "json" | "common" | "combined";
+
+/** The formats that write lines (all but "off"). */
+export type LineFormat = Exclude<LogFormat, "off">;
 
 const COLORS = { reset: "\x1b[0m", dim: "\x1b[2m" };
 
@@ -109,12 +123,29 @@ export function loggedTarget(target: string): string {
  */
 export function formatAccessLine(
   record: AccessRecord,
-  format: "text" | "json",
+  format: LineFormat,
   color: boolean,
 ): string {
+  const target = loggedTarget(record.target);
+  if (format === "common" || format === "combined") {
+    const fields = {
+      remote: record.remote,
+      user: record.user,
+      time: record.time,
+      method: record.method,
+      target,
+      protocol: record.protocol,
+      status: record.status,
+      bodyBytes: record.bodyBytes ?? 0,
+      referer: record.referer,
+      userAgent: record.userAgent,
+    };
+    return format === "common"
+      ? formatCommonLine(fields)
+      : formatCombinedLine(fields);
+  }
   const time = isoTime(record.time);
   const duration = Math.round(record.durationMs * 10) / 10;
-  const target = loggedTarget(record.target);
   if (format === "json") {
     return JSON.stringify({
       time,
@@ -125,7 +156,10 @@ export function formatAccessLine(
       protocol: record.protocol,
       status: record.status,
       bytes: record.bytes,
+      bodyBytes: record.bodyBytes ?? 0,
       durationMs: duration,
+      referer: record.referer ?? null,
+      userAgent: record.userAgent ?? null,
     });
   }
   const status = String(record.status);
@@ -138,9 +172,11 @@ export function formatAccessLine(
   }${status}${COLORS.reset} ${record.bytes} ${COLORS.dim}${duration}ms${COLORS.reset}`;
 }
 
-/** Where log bytes go; `Deno.stdout` in the server. */
+/** Where log bytes go; `Deno.stdout`, or the `--log-file`, in the server. */
 export interface LogSink {
   write(bytes: Uint8Array): Promise<number>;
+  /** Called once the sink is replaced and everything given to it written. */
+  close?(): void;
 }
 
 /** Size of the chunks log lines are encoded into. */
@@ -177,11 +213,45 @@ export class AccessLog {
    * how many lines were dropped (stderr in the server).
    */
   constructor(
-    readonly format: "text" | "json",
+    readonly format: LineFormat,
     readonly color: boolean,
-    readonly sink: LogSink,
+    sink: LogSink,
     readonly notices: LogSink = sink,
-  ) {}
+  ) {
+    this.#sink = sink;
+  }
+
+  #sink: LogSink;
+  /** A sink waiting to take over at the next batch (see replaceSink). */
+  #nextSink: LogSink | undefined;
+
+  /** Where lines are written now. */
+  get sink(): LogSink {
+    return this.#sink;
+  }
+
+  /**
+   * Sends lines to `sink` from the next batch on (a reopened log file):
+   * the batch being written, if any, finishes on the old sink, which is
+   * then closed, so no line is lost, split or written twice. Lines queued
+   * but not yet written go to the new sink.
+   */
+  replaceSink(sink: LogSink): void {
+    const replaced = this.#nextSink;
+    this.#nextSink = sink;
+    // A sink that never took over is closed at once.
+    if (replaced !== undefined && replaced !== sink) replaced.close?.();
+    if (!this.#writing) this.#switchSink();
+  }
+
+  #switchSink(): void {
+    const next = this.#nextSink;
+    if (next === undefined) return;
+    this.#nextSink = undefined;
+    const old = this.#sink;
+    this.#sink = next;
+    if (old !== next) old.close?.();
+  }
 
   /** Lines dropped because the sink was too slow. */
   get dropped(): number {
@@ -252,7 +322,7 @@ export class AccessLog {
         `pws: ${this.#dropped} log lines dropped (output too slow)\n`,
       );
       this.#dropped = 0;
-      if (this.notices === this.sink) chunks.push(notice);
+      if (this.notices === this.#sink) chunks.push(notice);
       else {
         // Fire and forget: a notice must never hold up the log itself.
         Promise.resolve().then(() => this.notices.write(notice)).catch(
@@ -263,6 +333,7 @@ export class AccessLog {
     this.#full = [];
     this.#used = 0;
     this.#pendingBytes = 0;
+    this.#switchSink();
     if (chunks.length === 0) return;
     // One write per batch; several chunks are copied into one buffer (a
     // byte copy, cheap next to a write per chunk) and reused at once.
@@ -281,6 +352,7 @@ export class AccessLog {
       this.#reuse(bytes);
       this.#writing = false;
       if (this.#pendingBytes > 0 || this.#dropped > 0) this.#flush();
+      else this.#switchSink();
     });
   }
 
@@ -292,10 +364,11 @@ export class AccessLog {
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
+    const sink = this.#sink;
     try {
       let offset = 0;
       while (offset < bytes.length) {
-        offset += await this.sink.write(bytes.subarray(offset));
+        offset += await sink.write(bytes.subarray(offset));
       }
     } catch {
       // A closed stdout must not take the server down; logging just stops.

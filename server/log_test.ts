@@ -115,7 +115,10 @@ Deno.test("formatAccessLine: JSON is one parseable object with every field", () 
     protocol: "HTTP/1.1",
     status: 200,
     bytes: 6587,
+    bodyBytes: 0,
     durationMs: 1.3,
+    referer: null,
+    userAgent: null,
   });
   // Colour never applies to JSON.
   assert.equal(formatAccessLine(RECORD, "json", true), line);
@@ -359,4 +362,58 @@ Deno.test("isoTime matches Date.prototype.toISOString", () => {
   for (const ms of [...samples, ...samples.toReversed(), Date.now()]) {
     assert.equal(isoTime(ms), new Date(ms).toISOString(), String(ms));
   }
+});
+
+Deno.test("AccessLog: replaceSink lets the batch in flight finish on the old sink, closes it, and sends later lines to the new one", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => release = r);
+  let oldClosed = 0;
+  const old = new FakeSink(async (bytes) => {
+    await gate;
+    return bytes.length;
+  });
+  const oldSink = Object.assign(old, { close: () => oldClosed++ });
+  const fresh = new FakeSink();
+  const log = new AccessLog("common", false, oldSink, new FakeSink());
+  log.record(recordFor(1));
+  await delay(30); // the batch of line 1 is being written, held by the gate
+  log.replaceSink(fresh);
+  log.record(recordFor(2));
+  assert.equal(oldClosed, 0, "not closed while its batch is in flight");
+  release();
+  await log.flushed();
+  assert.equal(old.text.split("\n").length - 1, 1);
+  assert.match(old.text, /file-1\.txt/);
+  assert.equal(fresh.text.split("\n").length - 1, 1);
+  assert.match(fresh.text, /file-2\.txt/);
+  assert.equal(oldClosed, 1);
+  assert.equal(log.sink, fresh);
+});
+
+Deno.test("AccessLog: replaceSink when idle switches at once", async () => {
+  let closed = 0;
+  const old = Object.assign(new FakeSink(), { close: () => closed++ });
+  const fresh = new FakeSink();
+  const log = new AccessLog("json", false, old, new FakeSink());
+  log.replaceSink(fresh);
+  assert.equal(closed, 1);
+  log.record({ ...RECORD, userAgent: 'x"\r\ny', referer: "http://r/" });
+  await log.flushed();
+  assert.equal(old.text, "");
+  const parsed = JSON.parse(fresh.text);
+  assert.equal(parsed.userAgent, 'x"\r\ny');
+  assert.equal(parsed.referer, "http://r/");
+  assert.equal(parsed.protocol, "HTTP/1.1");
+});
+
+Deno.test("formatAccessLine: combined and common lines from a record", () => {
+  const record = { ...RECORD, bodyBytes: 6400, userAgent: "curl/8" };
+  assert.equal(
+    formatAccessLine(record, "combined", true),
+    '127.0.0.1 - - [24/Nov/2026:23:05:07 +0000] "GET /style.css?v=2 HTTP/1.1" 200 6400 "-" "curl/8"',
+  );
+  assert.equal(
+    formatAccessLine({ ...record, user: "ann" }, "common", false),
+    '127.0.0.1 - ann [24/Nov/2026:23:05:07 +0000] "GET /style.css?v=2 HTTP/1.1" 200 6400',
+  );
 });

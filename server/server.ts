@@ -16,6 +16,7 @@ import { handleConnection } from "../handler.ts";
 import { ConnectionRegistry, type ServerContext } from "../http1/connection.ts";
 import { FileCache } from "../files/cache.ts";
 import { AccessLog } from "./log.ts";
+import { type LogFileSink, openLogFile } from "./log_file.ts";
 import { ReplayCache } from "../http1/replay.ts";
 import { FileHandlePool } from "../files/handles.ts";
 import { StatCache } from "../files/stat_cache.ts";
@@ -58,6 +59,13 @@ export interface RunningServer {
    * and keeps the old pair, when the new one is refused.
    */
   reloadTls(pair: TlsPair): void;
+  /**
+   * Reopens the `--log-file` (after logrotate moved it): lines from the
+   * next batch on go to a file at the configured path. Throws, keeping
+   * the old file, when the new one cannot be opened. Does nothing without
+   * `--log-file`.
+   */
+  reopenLog(): void;
   /** Stops accepting, closes every connection and resolves when done. */
   close(): Promise<void>;
   /**
@@ -164,8 +172,23 @@ export function startServer(options: StartOptions): RunningServer {
     tls: options.tls,
     alpnProtocols: config.http2 ? ["h2", "http/1.1"] : ["http/1.1"],
   };
+  // The log file first: a path that cannot be opened stops start-up.
+  let logFile: LogFileSink | undefined;
+  if (config.logFormat !== "off" && config.logFile !== undefined) {
+    try {
+      logFile = openLogFile(config.logFile);
+    } catch (err) {
+      throw new StartupError((err as Error).message);
+    }
+  }
   const unix = options.unixSocket;
-  const listener = unix?.listener ?? openListener(spec);
+  let listener: Deno.Listener;
+  try {
+    listener = unix?.listener ?? openListener(spec);
+  } catch (err) {
+    logFile?.close();
+    throw err;
+  }
   const addr: Deno.NetAddr = unix === undefined
     ? listener.addr as Deno.NetAddr
     : { transport: "tcp", hostname: "unix", port: 0 };
@@ -237,8 +260,8 @@ export function startServer(options: StartOptions): RunningServer {
     metrics: config.metrics ? new RequestMetrics() : undefined,
     accessLog: config.logFormat === "off" ? undefined : new AccessLog(
       config.logFormat,
-      config.logColor,
-      Deno.stdout,
+      config.logColor && config.logFile === undefined,
+      logFile ?? Deno.stdout,
       Deno.stderr,
     ),
   };
@@ -287,6 +310,12 @@ export function startServer(options: StartOptions): RunningServer {
   };
   const acceptLoop = new AcceptLoop(listener, onConnection);
 
+  /** Writes what is queued; closes the log file (never stdout). */
+  const closeLog = async () => {
+    await ctx.accessLog?.flushed();
+    if (config.logFile !== undefined) ctx.accessLog?.sink.close?.();
+  };
+
   const stopAccepting = async () => {
     accepting = false;
     await acceptLoop.stop();
@@ -306,6 +335,11 @@ export function startServer(options: StartOptions): RunningServer {
         openListener({ ...spec, port: addr.port, reusePort: true, tls: pair }),
       );
     },
+    reopenLog() {
+      const log = ctx.accessLog;
+      if (log === undefined || config.logFile === undefined) return;
+      log.replaceSink(openLogFile(config.logFile));
+    },
     connectionCount: () => tasks.size,
     replayCount: () => ctx.replay.hits,
     reloadRules: () => siteRules.changed(),
@@ -321,7 +355,7 @@ export function startServer(options: StartOptions): RunningServer {
       siteRules.close();
       ctx.handles.closeAll();
       ctx.tlsFailures?.close();
-      await ctx.accessLog?.flushed();
+      await closeLog();
     },
     async shutdown(graceMs: number) {
       await stopAccepting();
@@ -341,7 +375,7 @@ export function startServer(options: StartOptions): RunningServer {
       siteRules.close();
       ctx.handles.closeAll();
       ctx.tlsFailures?.close();
-      await ctx.accessLog?.flushed();
+      await closeLog();
     },
   };
 }

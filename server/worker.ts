@@ -8,7 +8,8 @@
  * answered from this thread's event loop (the liveness check), carrying
  * this thread's metrics snapshot when the ping asks for it; `shutdown`
  * → graceful stop, then `done`; `reload-tls` → new connections get the
- * renewed certificate.
+ * renewed certificate; `reopen-log` → the `--log-file` is reopened, then
+ * `log-reopened` (with a message if it could not be).
  *
  * Why a `node:worker_threads` Worker holding a Web Lock: in Deno 2.9,
  * `terminate()` on a Web Worker or a Node worker only wakes its event loop;
@@ -44,14 +45,18 @@ export type ToWorker =
   | { kind: "ping"; seq: number; metrics?: boolean }
   | { kind: "shutdown"; graceMs: number }
   /** A renewed certificate for new connections (already checked). */
-  | { kind: "reload-tls"; pair: TlsPair };
+  | { kind: "reload-tls"; pair: TlsPair }
+  /** SIGHUP: reopen the `--log-file` (logrotate moved it). */
+  | { kind: "reopen-log" };
 
 /** Messages from a worker to the main thread. */
 export type FromWorker =
   | { kind: "ready" }
   | { kind: "error"; message: string }
   | { kind: "pong"; seq: number; metrics?: MetricsSnapshot }
-  | { kind: "done" };
+  | { kind: "done" }
+  /** The log file was reopened; `error` says why not, if it was not. */
+  | { kind: "log-reopened"; error?: string };
 
 /** The part of the Web Locks API used here (Deno's types lack it). */
 interface LockManager {
@@ -105,6 +110,17 @@ if (parentPort) {
               err instanceof Error ? err.message : String(err)
             }`,
           );
+        }
+        return;
+      case "reopen-log":
+        try {
+          server?.reopenLog();
+          send({ kind: "log-reopened" });
+        } catch (err) {
+          send({
+            kind: "log-reopened",
+            error: err instanceof Error ? err.message : String(err),
+          });
         }
         return;
       case "start":

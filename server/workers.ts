@@ -91,6 +91,12 @@ export interface WorkerGroup {
    * replace them): their new connections use it.
    */
   reloadTls(pair: TlsPair): void;
+  /**
+   * Asks every worker to reopen the `--log-file`; resolves with the
+   * errors they report once all answered (or after a second: a stalled
+   * worker is the liveness check's business).
+   */
+  reopenLog(): Promise<string[]>;
 }
 
 /** What the periodic liveness check does with one worker. */
@@ -206,6 +212,8 @@ interface Slot {
   stopped?: () => void;
   /** The serving thread's last metrics snapshot. */
   metrics?: MetricsSnapshot;
+  /** Called when the worker answers `reopen-log`. */
+  logReopened?: (error: string | undefined) => void;
 }
 
 /**
@@ -242,6 +250,7 @@ export async function startWorkerGroup(
         if (message.metrics !== undefined) slot.metrics = message.metrics;
       }
       if (message.kind === "done") slot.stopped?.();
+      if (message.kind === "log-reopened") slot.logReopened?.(message.error);
     });
     worker.on("exit", (code: number) => {
       if (slot.worker !== worker) return;
@@ -377,6 +386,27 @@ export async function startWorkerGroup(
           post(slot.worker, { kind: "reload-tls", pair });
         }
       }
+    },
+    async reopenLog() {
+      const errors: string[] = [];
+      await Promise.all(slots.map((slot) =>
+        new Promise<void>((resolve) => {
+          const worker = slot.worker;
+          if (worker === undefined) return resolve();
+          const timer = setTimeout(done, 1000);
+          function done(error?: string) {
+            clearTimeout(timer);
+            slot.logReopened = undefined;
+            if (error !== undefined) {
+              errors.push(`worker ${slot.number}: ${error}`);
+            }
+            resolve();
+          }
+          slot.logReopened = done;
+          post(worker, { kind: "reopen-log" });
+        })
+      ));
+      return errors;
     },
     async shutdown(graceMs: number) {
       stopping = true;

@@ -844,6 +844,8 @@ export interface SpawnedServer {
   pid: number;
   /** The child process. */
   process: Deno.ChildProcess;
+  /** What the server printed on stderr so far (it is still running). */
+  stderrSoFar(): string;
   /**
    * Sends SIGTERM (SIGKILL after 5 s), waits for the exit and returns the
    * status and everything the server printed.
@@ -990,6 +992,7 @@ export async function spawnServer(
     startupLine: line,
     pid: process.pid,
     process,
+    stderrSoFar: () => stderrText,
     stop,
   };
 }

@@ -4,8 +4,8 @@
  * tool), curl/wget for the client-compatibility tests, htpasswd
  * (apache2-utils) for the `--auth-file` tests, openssl and testssl.sh
  * for the TLS tests, nghttp2-client for the HTTP/2 tests, Varnish and
- * nginx for the deployment tests, and prometheus (for promtool) for the
- * metrics test. Does nothing
+ * nginx for the deployment tests, prometheus (for promtool) for the
+ * metrics test and goaccess for the access-log format tests. Does nothing
  * when they are present; explains itself when it cannot install.
  *
  * @module
@@ -33,6 +33,8 @@ const REQUIREMENTS: Requirement[] = [
   { packageName: "nginx", program: "/usr/sbin/nginx" },
   // promtool, which validates the --metrics page.
   { packageName: "prometheus", program: "/usr/bin/promtool" },
+  // GoAccess reads the combined access log with its stock format.
+  { packageName: "goaccess", program: "/usr/bin/goaccess" },
 ];
 
 function exists(path: string): boolean {
