@@ -9,6 +9,7 @@
  * @module
  */
 
+import { sendFound } from "./response/found.ts";
 import {
   Connection,
   ConnectionClosed,
@@ -36,9 +37,7 @@ import {
   wantsKeepAlive,
 } from "./http/semantics.ts";
 import { lookupFile } from "./files/lookup.ts";
-import { directoryUrlPath, resolveTarget } from "./files/target.ts";
-import { serveFile } from "./response/file.ts";
-import { listingReply } from "./response/listing.ts";
+import { resolveTarget } from "./files/target.ts";
 import {
   emptyReply,
   errorReply,
@@ -468,28 +467,9 @@ async function respond(
       ctx.stats,
     );
   }
-  switch (found.kind) {
-    case "redirect":
-      return sink.send(redirectReply(ctx, found.location));
-    case "directory":
-      return sink.send(
-        await listingReply(
-          ctx,
-          head,
-          found.path,
-          directoryUrlPath(target.segments),
-        ),
-      );
-    case "error":
-      if (found.status === 500) {
-        console.error("pws: lookup failed:", found.cause);
-      }
-      return sink.send(errorReply(ctx, found.status));
-    case "file":
-      return serveFile(ctx, head, sink, found.path, found.info, {
-        cached: found.entry,
-        // A fallback's answer also rests on another file being absent.
-        replayable: found.direct && !fallback,
-      });
-  }
+  return sendFound(ctx, head, sink, found, target.segments, {
+    // A fallback's answer also rests on another file being absent.
+    replayable: found.kind === "file" && found.direct && !fallback,
+    redirect: (location) => redirectReply(ctx, location),
+  });
 }

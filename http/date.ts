@@ -8,7 +8,8 @@
 import { isDigit, trimOws } from "./scan.ts";
 
 const DAY_NAMES = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-const MONTH_NAMES = [
+/** English month abbreviations, as HTTP dates and access logs write them. */
+export const MONTH_NAMES: readonly string[] = [
   "Jan",
   "Feb",
   "Mar",

@@ -7,12 +7,11 @@
  * @module
  */
 
+import { sendFound } from "../response/found.ts";
 import type { RequestHead } from "../http/request.ts";
-import { directoryUrlPath, type ResolvedTarget } from "../files/target.ts";
+import type { ResolvedTarget } from "../files/target.ts";
 import { lookupFile, type LookupResult } from "../files/lookup.ts";
 import type { FileCache } from "../files/cache.ts";
-import { serveFile } from "../response/file.ts";
-import { listingReply } from "../response/listing.ts";
 import { errorReply, pageReply, redirectReply } from "../response/respond.ts";
 import type { ReplySink, ResponderContext } from "../response/reply.ts";
 import type { RuleDecision } from "./site_rules.ts";
@@ -21,7 +20,7 @@ import { isRulesFile } from "./names.ts";
 export { isRulesFile };
 
 /** Answers a request as the `_redirects` rule `decision` says. */
-export async function answerRule(
+export function answerRule(
   ctx: ResponderContext,
   head: RequestHead,
   sink: ReplySink,
@@ -44,30 +43,12 @@ export async function answerRule(
       : undefined;
     return sink.send(page ?? errorReply(ctx, status));
   }
-  switch (found.kind) {
-    case "file":
-      return serveFile(ctx, head, sink, found.path, found.info, {
-        cached: found.entry,
-        // The answer rests on the rules too, which replay does not see.
-        replayable: false,
-      });
-    case "directory":
-      return sink.send(
-        await listingReply(
-          ctx,
-          head,
-          found.path,
-          directoryUrlPath(target.segments),
-        ),
-      );
-    case "error":
-      if (found.status === 500) {
-        console.error("pws: lookup failed:", found.cause);
-      }
-      return sink.send(errorReply(ctx, found.status));
-    case "redirect":
-      return sink.send(errorReply(ctx, 404));
-  }
+  return sendFound(ctx, head, sink, found, target.segments, {
+    // The answer rests on the rules too, which replay does not see.
+    replayable: false,
+    // A rewrite names a page; its slash or clean form is another URL.
+    redirect: () => errorReply(ctx, 404),
+  });
 }
 
 /**

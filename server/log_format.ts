@@ -14,22 +14,9 @@
  * @module
  */
 
-const HEX = "0123456789ABCDEF";
+import { MONTH_NAMES } from "../http/date.ts";
 
-const MONTHS = [
-  "Jan",
-  "Feb",
-  "Mar",
-  "Apr",
-  "May",
-  "Jun",
-  "Jul",
-  "Aug",
-  "Sep",
-  "Oct",
-  "Nov",
-  "Dec",
-];
+const HEX = "0123456789ABCDEF";
 
 /** True for a byte nginx writes as `\xHH` in an access-log field. */
 function mustEscape(byte: number): boolean {
@@ -108,7 +95,7 @@ export function clfTime(ms: number): string {
     const d = new Date(second * 1000);
     clfSecond = second;
     clfSecondText = "[" + pad2(d.getUTCDate()) + "/" +
-      MONTHS[d.getUTCMonth()] + "/" + d.getUTCFullYear() + ":" +
+      MONTH_NAMES[d.getUTCMonth()] + "/" + d.getUTCFullYear() + ":" +
       pad2(d.getUTCHours()) + ":" + pad2(d.getUTCMinutes()) + ":" +
       pad2(d.getUTCSeconds()) + " +0000]";
   }

@@ -8,6 +8,7 @@
  */
 
 import { type ParsedResponse, parseOneResponse } from "../helpers.ts";
+import { getOnce } from "../latency_watcher.ts";
 
 const encoder = new TextEncoder();
 
@@ -254,7 +255,7 @@ export async function watchHealth(
   let checks = 0;
   while (!finished) {
     const started = performance.now();
-    const ok = await healthOnce(port, path, timeoutMs);
+    const ok = await getOnce(port, path, timeoutMs);
     const took = performance.now() - started;
     checks++;
     if (!ok) failures++;
@@ -262,50 +263,4 @@ export async function watchHealth(
     await new Promise((r) => setTimeout(r, everyMs));
   }
   return { worstMs, failures, checks };
-}
-
-async function healthOnce(
-  port: number,
-  path: string,
-  timeoutMs: number,
-): Promise<boolean> {
-  let conn: Deno.TcpConn | undefined;
-  const timer = setTimeout(() => {
-    try {
-      conn?.close();
-    } catch {
-      // closed
-    }
-  }, timeoutMs);
-  try {
-    conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    await writeAll(
-      conn,
-      encoder.encode(
-        `GET ${path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`,
-      ),
-    );
-    const buf = new Uint8Array(16 * 1024);
-    let got = new Uint8Array(0);
-    while (true) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      const joined = new Uint8Array(got.length + n);
-      joined.set(got);
-      joined.set(buf.subarray(0, n), got.length);
-      got = joined;
-      const step = parseOneResponse(got, 0);
-      if (step !== undefined) return step.response.status === 200;
-    }
-    return false;
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-    try {
-      conn?.close();
-    } catch {
-      // closed
-    }
-  }
 }
